@@ -1,0 +1,429 @@
+//! The `Loop`: its state, how it is built, and the Node-style scheduling API.
+//!
+//! A `Loop` is a cheap, clonable, single-threaded handle (`Rc`) to one event
+//! loop. Everything it owns sits in `RefCell`s that are never borrowed across
+//! a user callback, so callbacks may schedule anything on the loop they run
+//! on. The phases themselves live in `run.rs`; this file holds the state and
+//! the verbs that fill its queues.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashSet, VecDeque};
+use std::io;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::metrics::{Metrics, Watchdog};
+use crate::poller::{AnyPoller, Backend, Event};
+use crate::remote::{Handle, Remote};
+use crate::signal::SignalState;
+use crate::slab::Slab;
+use crate::task::Task;
+use crate::timer::{delay_nanos, Timer, TimerCallback, TimerHeap};
+use crate::watch::Watcher;
+use crate::work::WorkDone;
+
+/// A callback queued on one of the loop's phases or queues.
+pub(crate) struct Labeled {
+    pub(crate) label: &'static str,
+    pub(crate) f: Box<dyn FnOnce(&Loop)>,
+}
+
+impl Labeled {
+    pub(crate) fn new<F: FnOnce(&Loop) + 'static>(f: F) -> Labeled {
+        Labeled { label: std::any::type_name::<F>(), f: Box::new(f) }
+    }
+}
+
+/// An entry of the microtask queue: a callback, or a woken task to poll.
+pub(crate) enum Microtask {
+    Callback(Labeled),
+    Task(usize),
+}
+
+/// The phase the loop is in, for traces and watchdog reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Outside `run`: the "main script".
+    Main,
+    /// Running expired timers.
+    Timers,
+    /// Running callbacks deferred from the previous iteration.
+    Pending,
+    /// Waiting for and dispatching I/O readiness.
+    Poll,
+    /// Running immediates.
+    Check,
+    /// Running close callbacks.
+    Closing,
+}
+
+pub(crate) struct ImmediateQueue {
+    /// INVARIANT: ids strictly increase from front to back.
+    pub(crate) queue: VecDeque<(u64, Labeled)>,
+    /// Cleared immediates still in `queue`.
+    pub(crate) cleared: HashSet<u64>,
+    pub(crate) next_id: u64,
+}
+
+static NEXT_LOOP_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The loop's state. Only ever touched from the thread that created it.
+pub(crate) struct Inner {
+    pub(crate) id: u64,
+    pub(crate) poller: RefCell<AnyPoller>,
+    /// Whether the backend reports edges (epoll) rather than levels (poll).
+    pub(crate) edge: bool,
+    pub(crate) epoch: Instant,
+    /// The time cached at the start of the tick (and after each poll).
+    pub(crate) now: Cell<Instant>,
+    pub(crate) timers: RefCell<TimerHeap>,
+    pub(crate) next_ticks: RefCell<VecDeque<Labeled>>,
+    pub(crate) microtasks: RefCell<VecDeque<Microtask>>,
+    pub(crate) pending: RefCell<VecDeque<Labeled>>,
+    pub(crate) immediates: RefCell<ImmediateQueue>,
+    pub(crate) closing: RefCell<VecDeque<Labeled>>,
+    pub(crate) watchers: RefCell<Slab<Watcher>>,
+    pub(crate) tasks: RefCell<Slab<Task>>,
+    pub(crate) work: RefCell<Slab<WorkDone>>,
+    pub(crate) signals: RefCell<SignalState>,
+    pub(crate) events: RefCell<Vec<Event>>,
+    pub(crate) remote: Arc<Remote>,
+    /// Active, referenced handles: what keeps `run` going.
+    pub(crate) refs: Cell<usize>,
+    pub(crate) stopped: Cell<bool>,
+    pub(crate) running: Cell<bool>,
+    pub(crate) phase: Cell<Phase>,
+    pub(crate) metrics: Metrics,
+    pub(crate) watchdog: RefCell<Option<Watchdog>>,
+    pub(crate) trace: bool,
+}
+
+/// A handle to an event loop.
+///
+/// Cloning is cheap and every clone drives the same loop. A `Loop` is not
+/// `Send`: other threads reach it through [`Loop::handle`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let lp = waiter_loop::Loop::new().unwrap();
+/// lp.set_timeout(Duration::from_millis(1), |lp| {
+///     lp.next_tick(|_| println!("tick after the timer"));
+/// }).unwrap();
+/// lp.run().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Loop {
+    pub(crate) inner: Rc<Inner>,
+}
+
+/// Configures a [`Loop`] before it is created.
+#[derive(Debug, Default)]
+pub struct Builder {
+    backend: Option<Backend>,
+    timer_slack: Option<Duration>,
+    trace: Option<bool>,
+}
+
+impl Builder {
+    /// Chooses the readiness backend (default: `WAITER_BACKEND`, else epoll).
+    pub fn backend(mut self, backend: Backend) -> Builder {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Sets the creating thread's timer slack (`PR_SET_TIMERSLACK`). The
+    /// kernel's default of 50 µs lets timed waits run that much late; a
+    /// loop that wants timers on time to the microsecond asks for less.
+    pub fn timer_slack(mut self, slack: Duration) -> Builder {
+        self.timer_slack = Some(slack);
+        self
+    }
+
+    /// Prints a line per tick to stderr (default: `WAITER_TRACE=1`).
+    pub fn trace(mut self, on: bool) -> Builder {
+        self.trace = Some(on);
+        self
+    }
+
+    /// Creates the loop.
+    ///
+    /// # Errors
+    ///
+    /// Fails when `WAITER_BACKEND` names no backend, or when the kernel
+    /// refuses the epoll instance, the eventfd, or the timer slack.
+    pub fn build(self) -> io::Result<Loop> {
+        let backend = match self.backend {
+            Some(b) => b,
+            None => Backend::from_env()?,
+        };
+        if let Some(slack) = self.timer_slack {
+            crate::sys::set_timer_slack(slack.as_nanos().clamp(1, u64::MAX as u128) as u64)?;
+        }
+        crate::sys::ignore_sigpipe()?;
+        let mut poller = AnyPoller::new(backend)?;
+        let remote = Arc::new(Remote::new()?);
+        remote.register(&mut poller)?;
+        let trace = self.trace.unwrap_or_else(|| std::env::var("WAITER_TRACE").is_ok_and(|v| v == "1"));
+        let now = Instant::now();
+        let edge = poller.edge_triggered();
+        Ok(Loop {
+            inner: Rc::new(Inner {
+                id: NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed),
+                poller: RefCell::new(poller),
+                edge,
+                epoch: now,
+                now: Cell::new(now),
+                timers: RefCell::new(TimerHeap::new()),
+                next_ticks: RefCell::new(VecDeque::new()),
+                microtasks: RefCell::new(VecDeque::new()),
+                pending: RefCell::new(VecDeque::new()),
+                immediates: RefCell::new(ImmediateQueue {
+                    queue: VecDeque::new(),
+                    cleared: HashSet::new(),
+                    next_id: 0,
+                }),
+                closing: RefCell::new(VecDeque::new()),
+                watchers: RefCell::new(Slab::new()),
+                tasks: RefCell::new(Slab::new()),
+                work: RefCell::new(Slab::new()),
+                signals: RefCell::new(SignalState::new()),
+                events: RefCell::new(Vec::with_capacity(1024)),
+                remote,
+                refs: Cell::new(0),
+                stopped: Cell::new(false),
+                running: Cell::new(false),
+                phase: Cell::new(Phase::Main),
+                metrics: Metrics::default(),
+                watchdog: RefCell::new(None),
+                trace,
+            }),
+        })
+    }
+}
+
+impl Inner {
+    /// Nanoseconds since the loop's epoch, read fresh from the clock.
+    pub(crate) fn clock_nanos(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// The cached `now` in nanoseconds since the epoch.
+    pub(crate) fn now_nanos(&self) -> u64 {
+        self.now.get().duration_since(self.epoch).as_nanos() as u64
+    }
+
+    /// Records that a handle started or stopped counting toward liveness.
+    pub(crate) fn adjust_refs(&self, before: bool, after: bool) {
+        match (before, after) {
+            (false, true) => self.refs.set(self.refs.get() + 1),
+            (true, false) => {
+                let refs = self.refs.get();
+                assert!(refs > 0, "ref count underflow");
+                self.refs.set(refs - 1);
+            }
+            _ => {}
+        }
+    }
+
+    pub(crate) fn stop_timer(&self, key: usize) {
+        let referenced = self.timers.borrow_mut().stop(key);
+        if let Some(referenced) = referenced {
+            self.adjust_refs(referenced, false);
+        }
+    }
+
+    pub(crate) fn set_timer_ref(&self, key: usize, referenced: bool) {
+        let old = self.timers.borrow_mut().set_ref(key, referenced);
+        if let Some(old) = old {
+            self.adjust_refs(old, referenced);
+        }
+    }
+
+    pub(crate) fn timer_has_ref(&self, key: usize) -> bool {
+        let mut timers = self.timers.borrow_mut();
+        let Some(referenced) = timers.set_ref(key, true) else { return false };
+        timers.set_ref(key, referenced);
+        referenced
+    }
+
+    pub(crate) fn queue_microtask_entry(&self, m: Microtask) {
+        self.microtasks.borrow_mut().push_back(m);
+    }
+}
+
+impl Loop {
+    /// Creates a loop with the default configuration (see [`Builder`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::build`].
+    pub fn new() -> io::Result<Loop> {
+        Builder::default().build()
+    }
+
+    /// Starts configuring a loop.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The backend this loop polls with.
+    pub fn backend(&self) -> Backend {
+        self.inner.poller.borrow().backend()
+    }
+
+    /// The time cached at the start of the current tick (libuv's `uv_now`).
+    pub fn now(&self) -> Instant {
+        self.inner.now.get()
+    }
+
+    /// Re-reads the clock into the cached `now` (libuv's `uv_update_time`).
+    pub fn update_time(&self) {
+        self.inner.now.set(Instant::now());
+    }
+
+    /// A `Send + Sync` handle through which other threads post work here.
+    pub fn handle(&self) -> Handle {
+        Handle::new(self.inner.remote.clone())
+    }
+
+    /// The loop running on this thread right now, if any.
+    ///
+    /// Set for the duration of [`run`](Loop::run) and its siblings and of
+    /// [`block_on`](Loop::block_on), and restored afterwards, so loops on
+    /// the same thread never see each other.
+    pub fn current() -> Option<Loop> {
+        crate::task::current()
+    }
+
+    pub(crate) fn downgrade(&self) -> Weak<Inner> {
+        Rc::downgrade(&self.inner)
+    }
+
+    /// Runs `f` once `delay` has elapsed (Node's `setTimeout`). A zero delay
+    /// fires in the next timers phase. The returned [`Timer`] clears it.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when `delay` overflows the loop's clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let lp = waiter_loop::Loop::new().unwrap();
+    /// let t = lp.set_timeout(Duration::from_secs(60), |_| unreachable!()).unwrap();
+    /// t.clear();
+    /// lp.run().unwrap(); // returns at once: nothing is left to wait for
+    /// ```
+    pub fn set_timeout<F: FnOnce(&Loop) + 'static>(&self, delay: Duration, f: F) -> io::Result<Timer> {
+        self.start_timer(delay, TimerCallback::Once(Box::new(f)), std::any::type_name::<F>())
+    }
+
+    /// Runs `f` every `interval` until cleared (Node's `setInterval`).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when `interval` is zero or overflows the loop's clock
+    /// (a zero interval would starve the loop).
+    pub fn set_interval<F: FnMut(&Loop) + 'static>(&self, interval: Duration, f: F) -> io::Result<Timer> {
+        if interval.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "set_interval: the interval must be > 0"));
+        }
+        self.start_timer(interval, TimerCallback::Repeat(Box::new(f)), std::any::type_name::<F>())
+    }
+
+    fn start_timer(&self, delay: Duration, cb: TimerCallback, label: &'static str) -> io::Result<Timer> {
+        let delay = delay_nanos(delay)?;
+        let deadline = self.inner.clock_nanos().saturating_add(delay);
+        let key = self.inner.timers.borrow_mut().start(deadline, delay, cb, label);
+        self.inner.adjust_refs(false, true);
+        Ok(Timer { inner: self.downgrade(), key })
+    }
+
+    /// Runs `f` in the check phase of this tick, or of the next one when
+    /// called from the check phase itself (Node's `setImmediate`).
+    pub fn set_immediate<F: FnOnce(&Loop) + 'static>(&self, f: F) -> Immediate {
+        let mut q = self.inner.immediates.borrow_mut();
+        let id = q.next_id;
+        q.next_id += 1;
+        q.queue.push_back((id, Labeled::new(f)));
+        Immediate { inner: self.downgrade(), id }
+    }
+
+    /// Runs `f` as soon as the current callback returns, before promises
+    /// (Node's `process.nextTick`).
+    pub fn next_tick<F: FnOnce(&Loop) + 'static>(&self, f: F) {
+        self.inner.next_ticks.borrow_mut().push_back(Labeled::new(f));
+    }
+
+    /// Runs `f` after the current callback and its next-ticks (Node's `queueMicrotask`).
+    pub fn queue_microtask<F: FnOnce(&Loop) + 'static>(&self, f: F) {
+        self.inner.queue_microtask_entry(Microtask::Callback(Labeled::new(f)));
+    }
+
+    /// Defers `f` to the pending phase of the next tick (libuv's pending queue:
+    /// I/O callbacks that must not run re-entrantly, such as a write error).
+    pub fn defer<F: FnOnce(&Loop) + 'static>(&self, f: F) {
+        self.inner.pending.borrow_mut().push_back(Labeled::new(f));
+    }
+
+    /// Runs `f` in the close phase of this tick (libuv's close callbacks,
+    /// Node's `'close'` events): after immediates, once the handle is gone.
+    pub fn on_close<F: FnOnce(&Loop) + 'static>(&self, f: F) {
+        self.inner.closing.borrow_mut().push_back(Labeled::new(f));
+    }
+
+    /// Asks `run` to return at the end of the current tick (libuv's `uv_stop`).
+    pub fn stop(&self) {
+        self.inner.stopped.set(true);
+    }
+
+    /// Active, referenced handles: the count that keeps `run` going.
+    pub fn active_handles(&self) -> usize {
+        self.inner.refs.get()
+    }
+
+    /// Whether `run` would find anything to do (libuv's `uv_loop_alive`).
+    pub fn is_alive(&self) -> bool {
+        let i = &self.inner;
+        i.refs.get() > 0
+            || i.work.borrow().len() > 0
+            || !i.pending.borrow().is_empty()
+            || !i.immediates.borrow().queue.is_empty()
+            || !i.closing.borrow().is_empty()
+            || !i.next_ticks.borrow().is_empty()
+            || !i.microtasks.borrow().is_empty()
+            || i.remote.has_pending()
+    }
+}
+
+/// A queued immediate (Node's `Immediate`); [`clear`](Immediate::clear) cancels it.
+#[derive(Clone, Debug)]
+pub struct Immediate {
+    inner: Weak<Inner>,
+    id: u64,
+}
+
+impl Immediate {
+    /// Cancels the immediate if it has not run (Node's `clearImmediate`).
+    pub fn clear(&self) {
+        let Some(inner) = self.inner.upgrade() else { return };
+        let mut q = inner.immediates.borrow_mut();
+        let (Some(first), Some(last)) = (q.queue.front().map(|e| e.0), q.queue.back().map(|e| e.0)) else {
+            return;
+        };
+        if (first..=last).contains(&self.id) {
+            q.cleared.insert(self.id);
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.remote.close();
+    }
+}

@@ -1,0 +1,1 @@
+//! Non-blocking sockets on the loop: TCP, UDP and Unix streams, async and callback forms.

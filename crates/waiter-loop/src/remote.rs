@@ -1,0 +1,146 @@
+//! Reaching the loop from other threads: `Handle::post`, woken through an eventfd.
+//!
+//! This is libuv's `uv_async_send`. Posts go into a mutex-guarded queue; the
+//! first post after the loop last drained the queue rings the eventfd, later
+//! ones ride on the same wake-up (coalescing). The loop clears the flag
+//! *before* taking the queue, so a post that lands after the take always
+//! rings again: none is lost.
+
+use std::any::Any;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::event_loop::Loop;
+use crate::poller::{AnyPoller, Interest, Token};
+use crate::sys;
+
+/// The token the loop's eventfd is registered under.
+pub(crate) const WAKE_TOKEN: Token = Token(usize::MAX);
+
+/// Work that reaches the loop from another thread.
+pub(crate) enum RemoteItem {
+    /// A closure posted through a [`Handle`].
+    Post(&'static str, Box<dyn FnOnce(&Loop) + Send>),
+    /// A task woken off the loop thread.
+    Wake(usize),
+    /// A thread-pool job finished with this result.
+    WorkDone(usize, std::thread::Result<Box<dyn Any + Send>>),
+}
+
+/// The shared half of the loop: what other threads may touch.
+pub(crate) struct Remote {
+    queue: Mutex<Vec<RemoteItem>>,
+    /// True from the first post after a drain until the next drain.
+    notified: AtomicBool,
+    closed: AtomicBool,
+    eventfd: OwnedFd,
+}
+
+impl Remote {
+    pub(crate) fn new() -> io::Result<Remote> {
+        Ok(Remote {
+            queue: Mutex::new(Vec::new()),
+            notified: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            eventfd: sys::eventfd()?,
+        })
+    }
+
+    pub(crate) fn register(&self, poller: &mut AnyPoller) -> io::Result<()> {
+        poller.add(self.eventfd.as_raw_fd(), WAKE_TOKEN, Interest::READABLE)
+    }
+
+    /// Queues `item` and rings the eventfd unless a ring is already pending.
+    pub(crate) fn send(&self, item: RemoteItem) -> io::Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "the loop has been dropped"));
+        }
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner).push(item);
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            sys::eventfd_notify(self.eventfd.as_fd())?;
+        }
+        Ok(())
+    }
+
+    /// Whether items are queued (or a ring is in flight).
+    pub(crate) fn has_pending(&self) -> bool {
+        self.notified.load(Ordering::Acquire)
+    }
+
+    /// Takes everything queued so far. Called on the loop thread.
+    pub(crate) fn take(&self) -> Vec<RemoteItem> {
+        // A failed drain only means a spurious wake-up later.
+        let _ = sys::eventfd_drain(self.eventfd.as_fd());
+        self.notified.store(false, Ordering::Release);
+        std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+}
+
+/// A `Send + Sync` handle to a loop, for other threads.
+///
+/// # Examples
+///
+/// ```
+/// let lp = waiter_loop::Loop::new().unwrap();
+/// let handle = lp.handle();
+/// std::thread::spawn(move || handle.post(|_lp| println!("on the loop thread")).unwrap())
+///     .join()
+///     .unwrap();
+/// lp.run().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    remote: Arc<Remote>,
+}
+
+impl Handle {
+    pub(crate) fn new(remote: Arc<Remote>) -> Handle {
+        Handle { remote }
+    }
+
+    /// Runs `f` on the loop thread, in the poll phase of its next tick.
+    /// Posts from one thread run in the order they were made.
+    ///
+    /// A post does not keep a finished `run` going: it runs at the loop's
+    /// next tick. Posts made while the loop is alive are never lost.
+    ///
+    /// # Errors
+    ///
+    /// `BrokenPipe` once the loop has been dropped; the eventfd write failing.
+    pub fn post<F: FnOnce(&Loop) + Send + 'static>(&self, f: F) -> io::Result<()> {
+        self.remote.send(RemoteItem::Post(std::any::type_name::<F>(), Box::new(f)))
+    }
+
+    pub(crate) fn remote(&self) -> &Arc<Remote> {
+        &self.remote
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").field("closed", &self.remote.closed.load(Ordering::Relaxed)).finish()
+    }
+}
+
+impl Loop {
+    /// Runs what other threads sent: the wake-up eventfd's I/O callback.
+    pub(crate) fn run_remote(&self) {
+        for item in self.inner.remote.take() {
+            match item {
+                RemoteItem::Post(label, f) => self.invoke(label, f),
+                RemoteItem::Wake(key) => {
+                    self.schedule_task(key);
+                    self.drain_ticks();
+                }
+                RemoteItem::WorkDone(id, result) => self.finish_work(id, result),
+            }
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! `Loop::run` and its phases, in libuv's order and with libuv's names.
+//!
+//! One tick: cache `now` → timers → pending → poll → check → closing. After
+//! every single callback the next-tick queue and then the microtask queue
+//! drain, repeatedly, until both are empty (Node ≥ 11).
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use crate::event_loop::{Labeled, Loop, Microtask, Phase};
+use crate::timer::TimerCallback;
+use crate::trace::TickTrace;
+
+/// How long `run` keeps going.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum RunMode {
+    /// Until nothing keeps the loop alive, or `stop`.
+    Default,
+    /// One tick, blocking in poll if there is nothing else to do.
+    Once,
+    /// One tick, never blocking.
+    NoWait,
+}
+
+impl Loop {
+    /// Runs the loop until no referenced handle or pending work is left, or
+    /// until [`stop`](Loop::stop) (libuv's `UV_RUN_DEFAULT`).
+    ///
+    /// # Errors
+    ///
+    /// The backend's wait failing (not `EINTR`, which is retried), or `run`
+    /// being called from inside a callback of the same loop.
+    pub fn run(&self) -> io::Result<()> {
+        self.run_mode(RunMode::Default).map(drop)
+    }
+
+    /// Runs one tick, blocking in poll if nothing is due (`UV_RUN_ONCE`).
+    /// Returns whether the loop is still alive.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Loop::run).
+    pub fn run_once(&self) -> io::Result<bool> {
+        self.run_mode(RunMode::Once)
+    }
+
+    /// Runs one tick without blocking (`UV_RUN_NOWAIT`). Returns whether the
+    /// loop is still alive.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Loop::run).
+    pub fn run_nowait(&self) -> io::Result<bool> {
+        self.run_mode(RunMode::NoWait)
+    }
+
+    fn run_mode(&self, mode: RunMode) -> io::Result<bool> {
+        let _running = self.enter_run()?;
+        // What the "main script" queued runs first: its next-ticks, then its promises.
+        self.drain_ticks();
+        let mut alive = self.is_alive();
+        if !alive {
+            self.update_time();
+        }
+        while alive && !self.inner.stopped.get() {
+            self.update_time();
+            let mut trace = TickTrace::default();
+            trace.timers = self.run_timers();
+            trace.pending = self.run_pending();
+            let timeout = match mode {
+                RunMode::Once if trace.pending == 0 => self.backend_timeout(),
+                RunMode::Default => self.backend_timeout(),
+                _ => Some(Duration::ZERO),
+            };
+            trace.events = self.poll_io(timeout)?;
+            trace.timeout = timeout;
+            trace.check = self.run_check();
+            trace.closing = self.run_closing();
+            if mode == RunMode::Once {
+                // Poll may have returned because a timer came due: run it now,
+                // so one `run_once` always makes forward progress (as libuv does).
+                self.update_time();
+                trace.timers += self.run_timers();
+            }
+            trace.finish(self);
+            self.inner.metrics.iterations.set(self.inner.metrics.iterations.get() + 1);
+            alive = self.is_alive();
+            if mode != RunMode::Default {
+                break;
+            }
+        }
+        self.inner.stopped.set(false);
+        Ok(alive)
+    }
+
+    /// How long poll may block: not at all when callbacks are already
+    /// waiting, until the next timer otherwise, or indefinitely.
+    fn backend_timeout(&self) -> Option<Duration> {
+        let i = &self.inner;
+        if i.stopped.get()
+            || !i.pending.borrow().is_empty()
+            || !i.immediates.borrow().queue.is_empty()
+            || !i.closing.borrow().is_empty()
+            || !self.is_alive()
+        {
+            return Some(Duration::ZERO);
+        }
+        let deadline = i.timers.borrow_mut().next_deadline()?;
+        // Measured from a fresh clock: the tick's own work has used some of the wait.
+        Some(Duration::from_nanos(deadline.saturating_sub(i.clock_nanos())))
+    }
+
+    /// Runs every timer due at the cached `now`, in (deadline, start) order.
+    /// Timers started by these callbacks wait for the next tick.
+    pub(crate) fn run_timers(&self) -> usize {
+        self.inner.phase.set(Phase::Timers);
+        let now = self.inner.now_nanos();
+        let limit = self.inner.timers.borrow().next_seq();
+        let mut ran = 0;
+        loop {
+            let due = self.inner.timers.borrow_mut().pop_due(now, limit);
+            let Some((key, cb, label, referenced)) = due else { break };
+            ran += 1;
+            match cb {
+                TimerCallback::Once(f) => {
+                    self.inner.adjust_refs(referenced, false);
+                    self.invoke(label, f);
+                }
+                TimerCallback::Repeat(mut f) => {
+                    let seq = self.inner.timers.borrow().seq_of(key);
+                    self.invoke(label, |lp| f(lp));
+                    if let Some(seq) = seq {
+                        let now = self.inner.now_nanos();
+                        self.inner.timers.borrow_mut().rearm(key, seq, f, now);
+                    }
+                }
+            }
+        }
+        ran
+    }
+
+    /// Runs the callbacks deferred to this tick; ones they defer wait a tick.
+    fn run_pending(&self) -> usize {
+        self.inner.phase.set(Phase::Pending);
+        let batch = std::mem::take(&mut *self.inner.pending.borrow_mut());
+        let ran = batch.len();
+        for cb in batch {
+            self.invoke(cb.label, cb.f);
+        }
+        ran
+    }
+
+    /// Waits for readiness up to `timeout` and dispatches each event.
+    fn poll_io(&self, timeout: Option<Duration>) -> io::Result<usize> {
+        self.inner.phase.set(Phase::Poll);
+        let mut events = std::mem::take(&mut *self.inner.events.borrow_mut());
+        let started = Instant::now();
+        let waited = self.inner.poller.borrow_mut().wait(&mut events, timeout);
+        let woke = Instant::now();
+        self.inner.metrics.record_poll(woke - started, events.len());
+        self.inner.now.set(woke);
+        if let Err(e) = waited {
+            *self.inner.events.borrow_mut() = events;
+            return Err(io::Error::new(e.kind(), format!("{} wait failed: {e}", self.backend())));
+        }
+        for ev in &events {
+            self.dispatch(ev.token, ev.readiness);
+        }
+        let n = events.len();
+        *self.inner.events.borrow_mut() = events;
+        Ok(n)
+    }
+
+    /// Runs the immediates queued before this phase began.
+    fn run_check(&self) -> usize {
+        self.inner.phase.set(Phase::Check);
+        let count = self.inner.immediates.borrow().queue.len();
+        let mut ran = 0;
+        for _ in 0..count {
+            let next = {
+                let mut q = self.inner.immediates.borrow_mut();
+                let Some((id, cb)) = q.queue.pop_front() else { break };
+                if q.cleared.remove(&id) {
+                    continue;
+                }
+                cb
+            };
+            ran += 1;
+            self.invoke(next.label, next.f);
+        }
+        ran
+    }
+
+    /// Runs the close callbacks queued so far; ones they queue wait a tick.
+    fn run_closing(&self) -> usize {
+        self.inner.phase.set(Phase::Closing);
+        let batch = std::mem::take(&mut *self.inner.closing.borrow_mut());
+        let ran = batch.len();
+        for cb in batch {
+            self.invoke(cb.label, cb.f);
+        }
+        ran
+    }
+
+    /// Runs one callback, timed for the watchdog, then drains the queues.
+    pub(crate) fn invoke(&self, label: &'static str, f: impl FnOnce(&Loop)) {
+        self.call_timed(label, f);
+        self.drain_ticks();
+    }
+
+    /// Runs one callback, timed when the watchdog is on; no draining.
+    pub(crate) fn call_timed(&self, label: &'static str, f: impl FnOnce(&Loop)) {
+        if self.inner.watchdog.borrow().is_none() {
+            return f(self);
+        }
+        let started = Instant::now();
+        f(self);
+        let held = started.elapsed();
+        let phase = self.inner.phase.get();
+        if let Some(w) = self.inner.watchdog.borrow().as_ref() {
+            w.check(label, phase, held);
+        }
+    }
+
+    /// Drains next-ticks, then microtasks, until both are empty.
+    pub(crate) fn drain_ticks(&self) {
+        loop {
+            loop {
+                let tick = self.inner.next_ticks.borrow_mut().pop_front();
+                let Some(Labeled { label, f }) = tick else { break };
+                self.call_timed(label, f);
+            }
+            loop {
+                let micro = self.inner.microtasks.borrow_mut().pop_front();
+                match micro {
+                    Some(Microtask::Callback(Labeled { label, f })) => self.call_timed(label, f),
+                    Some(Microtask::Task(key)) => self.poll_task(key),
+                    None => break,
+                }
+            }
+            if self.inner.next_ticks.borrow().is_empty() {
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! async/await on the loop: `spawn`, `JoinHandle`, `block_on`, and task wake-ups.
+//!
+//! A task is a `!Send` future owned by the loop. Waking it queues it on the
+//! microtask queue, exactly where Node resumes an `async` function after an
+//! `await`, so tasks interleave with next-ticks and promises the way Node's
+//! code does. A wake from another thread (a thread-pool job, a foreign
+//! library) travels through the loop's `Remote` and lands in the same queue.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::io;
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak as ArcWeak};
+use std::task::{Context, Poll, Wake, Waker};
+
+use crate::event_loop::{Inner, Loop, Microtask};
+use crate::remote::{Remote, RemoteItem};
+
+thread_local! {
+    /// The loop running on this thread, if any (see `Loop::current`).
+    static CURRENT: RefCell<Option<Loop>> = const { RefCell::new(None) };
+}
+
+pub(crate) fn current() -> Option<Loop> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Calls `f` with the loop running on this thread if it is loop `id`.
+fn with_current_loop<R>(id: u64, f: impl FnOnce(&Loop) -> R) -> Option<R> {
+    CURRENT.try_with(|c| c.borrow().as_ref().filter(|lp| lp.inner.id == id).map(f)).ok().flatten()
+}
+
+/// Restores the previously current loop when dropped.
+pub(crate) struct EnterGuard {
+    prev: Option<Loop>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        CURRENT.with(|c| *c.borrow_mut() = prev);
+    }
+}
+
+/// Marks the loop as running for the guard's lifetime.
+pub(crate) struct RunGuard {
+    _enter: EnterGuard,
+    inner: Rc<Inner>,
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        self.inner.running.set(false);
+    }
+}
+
+impl Loop {
+    /// Makes this the current loop of the thread until the guard drops.
+    pub(crate) fn enter(&self) -> EnterGuard {
+        let prev = CURRENT.with(|c| c.borrow_mut().replace(self.clone()));
+        EnterGuard { prev }
+    }
+
+    pub(crate) fn enter_run(&self) -> io::Result<RunGuard> {
+        if self.inner.running.replace(true) {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "the loop is already running: run() cannot be called from one of its callbacks",
+            ));
+        }
+        Ok(RunGuard { _enter: self.enter(), inner: self.inner.clone() })
+    }
+}
+
+/// A task the loop owns.
+pub(crate) struct Task {
+    /// `None` while the task is being polled.
+    future: Option<Pin<Box<dyn Future<Output = ()>>>>,
+    waker: Waker,
+    flag: Arc<TaskWaker>,
+    label: &'static str,
+}
+
+/// The waker of a spawned task.
+struct TaskWaker {
+    loop_id: u64,
+    key: AtomicUsize,
+    remote: ArcWeak<Remote>,
+    /// True while the task sits in the microtask queue, so repeated wakes queue it once.
+    scheduled: AtomicBool,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let key = self.key.load(Ordering::Acquire);
+        let local = with_current_loop(self.loop_id, |lp| lp.schedule_task(key));
+        if local.is_none() {
+            if let Some(remote) = self.remote.upgrade() {
+                // A dropped loop has no task left to wake.
+                let _ = remote.send(RemoteItem::Wake(key));
+            }
+        }
+    }
+}
+
+impl Loop {
+    /// Starts running `future` as a task on this loop and returns a handle
+    /// that resolves to its output, like a Promise. The task first runs from
+    /// the microtask queue, after the current callback and its next-ticks.
+    ///
+    /// Dropping the `JoinHandle` detaches the task; it still runs to the end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = waiter_loop::Loop::new().unwrap();
+    /// let answer = lp.spawn(async { 6 * 7 });
+    /// assert_eq!(lp.block_on(answer), 42);
+    /// ```
+    pub fn spawn<F: Future + 'static>(&self, future: F) -> JoinHandle<F::Output> {
+        let (handle, completer) = JoinHandle::pair();
+        let label = std::any::type_name::<F>();
+        self.spawn_task(label, Box::pin(async move { completer.complete(future.await) }));
+        handle
+    }
+
+    fn spawn_task(&self, label: &'static str, future: Pin<Box<dyn Future<Output = ()>>>) {
+        let flag = Arc::new(TaskWaker {
+            loop_id: self.inner.id,
+            key: AtomicUsize::new(0),
+            remote: Arc::downgrade(&self.inner.remote),
+            scheduled: AtomicBool::new(true),
+        });
+        let waker = Waker::from(flag.clone());
+        let key = self.inner.tasks.borrow_mut().insert(Task { future: Some(future), waker, flag: flag.clone(), label });
+        flag.key.store(key, Ordering::Release);
+        self.schedule_task(key);
+    }
+
+    pub(crate) fn schedule_task(&self, key: usize) {
+        self.inner.queue_microtask_entry(Microtask::Task(key));
+    }
+
+    /// Polls a woken task once; called from the microtask queue.
+    pub(crate) fn poll_task(&self, key: usize) {
+        let taken = {
+            let mut tasks = self.inner.tasks.borrow_mut();
+            tasks.get_mut(key).and_then(|t| {
+                t.flag.scheduled.store(false, Ordering::Release);
+                Some((t.future.take()?, t.waker.clone(), t.label))
+            })
+        };
+        let Some((mut future, waker, label)) = taken else { return };
+        let mut ready = false;
+        self.call_timed(label, |_| {
+            ready = future.as_mut().poll(&mut Context::from_waker(&waker)).is_ready();
+        });
+        if ready {
+            let removed = self.inner.tasks.borrow_mut().remove(key);
+            // Dropped outside the borrow: a task's drop may touch the loop.
+            drop(removed);
+            drop(future);
+        } else if let Some(t) = self.inner.tasks.borrow_mut().get_mut(key) {
+            t.future = Some(future);
+        }
+    }
+
+    /// Live tasks (spawned and not yet finished).
+    pub fn task_count(&self) -> usize {
+        self.inner.tasks.borrow().len()
+    }
+
+    /// Runs the loop until `future` completes and returns its output.
+    ///
+    /// `future` itself is polled between ticks (when woken); tasks it spawns
+    /// run from the microtask queue as usual. While `future` is pending the
+    /// loop keeps running even with no other handle, since another thread
+    /// may still wake it.
+    ///
+    /// # Panics
+    ///
+    /// When called from inside a callback of this loop, or when the backend's
+    /// wait fails (a broken invariant: a closed epoll descriptor).
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let mut future = pin!(future);
+        let flag = Arc::new(MainWaker {
+            loop_id: self.inner.id,
+            woken: AtomicBool::new(true),
+            remote: Arc::downgrade(&self.inner.remote),
+        });
+        let waker = Waker::from(flag.clone());
+        let _enter = self.enter();
+        // A pending main future keeps the loop alive, as a referenced handle would.
+        let _alive = AliveGuard::new(self);
+        loop {
+            if flag.woken.swap(false, Ordering::AcqRel) {
+                if let Poll::Ready(out) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
+                    return out;
+                }
+                self.drain_ticks();
+                if flag.woken.load(Ordering::Acquire) {
+                    continue;
+                }
+            }
+            if let Err(e) = self.run_once() {
+                panic!("block_on: the loop failed: {e}");
+            }
+        }
+    }
+}
+
+/// Counts as one referenced handle while alive.
+struct AliveGuard<'a>(&'a Loop);
+
+impl<'a> AliveGuard<'a> {
+    fn new(lp: &'a Loop) -> AliveGuard<'a> {
+        lp.inner.adjust_refs(false, true);
+        AliveGuard(lp)
+    }
+}
+
+impl Drop for AliveGuard<'_> {
+    fn drop(&mut self) {
+        self.0.inner.adjust_refs(true, false);
+    }
+}
+
+/// The waker of `block_on`'s own future.
+struct MainWaker {
+    loop_id: u64,
+    woken: AtomicBool,
+    remote: ArcWeak<Remote>,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.woken.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // On the loop thread: finish this tick without blocking in poll.
+        // Elsewhere: ring the loop so its poll returns.
+        if with_current_loop(self.loop_id, |lp| lp.inner.stopped.set(true)).is_none() {
+            if let Some(remote) = self.remote.upgrade() {
+                let _ = remote.send(RemoteItem::Post("block_on wake-up", Box::new(|_| {})));
+            }
+        }
+    }
+}
+
+struct JoinState<T> {
+    value: Option<T>,
+    waiter: Option<Waker>,
+    finished: bool,
+}
+
+/// The eventual output of a task or a thread-pool job; awaiting it is like
+/// awaiting a Promise.
+pub struct JoinHandle<T> {
+    state: Rc<RefCell<JoinState<T>>>,
+}
+
+/// The producing half of a [`JoinHandle`].
+pub(crate) struct Completer<T> {
+    state: Rc<RefCell<JoinState<T>>>,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn pair() -> (JoinHandle<T>, Completer<T>) {
+        let state = Rc::new(RefCell::new(JoinState { value: None, waiter: None, finished: false }));
+        (JoinHandle { state: state.clone() }, Completer { state })
+    }
+
+    /// Whether the output is ready (or was already taken).
+    pub fn is_finished(&self) -> bool {
+        self.state.borrow().finished
+    }
+}
+
+impl<T> Completer<T> {
+    pub(crate) fn complete(self, value: T) {
+        let waiter = {
+            let mut s = self.state.borrow_mut();
+            s.value = Some(value);
+            s.finished = true;
+            s.waiter.take()
+        };
+        if let Some(w) = waiter {
+            w.wake();
+        }
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let mut s = self.state.borrow_mut();
+        if let Some(v) = s.value.take() {
+            return Poll::Ready(v);
+        }
+        assert!(!s.finished, "JoinHandle polled again after it returned its output");
+        s.waiter = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl<T> std::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinHandle").field("finished", &self.is_finished()).finish()
+    }
+}
+
+/// Yields once: the task goes to the back of the microtask queue.
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
+}

@@ -1,0 +1,307 @@
+//! Timers: `set_timeout`, `set_interval`, and the heap the timers phase drains.
+//!
+//! Deadlines are kept as nanoseconds since the loop's epoch in a binary
+//! min-heap ordered by `(deadline, sequence)`, so equal deadlines fire in the
+//! order they were started. A deadline is taken from a fresh clock read when
+//! the timer starts, and a timer fires only once the loop's cached `now`
+//! reaches it, so a timer never fires early (libuv's can, by up to a
+//! millisecond, because it starts timers from the cached time: libuv#4773).
+//!
+//! Cancelling does not search the heap: the slot is removed and its heap
+//! entry goes stale, to be skipped when it surfaces. The heap is rebuilt
+//! without stale entries once they outnumber live ones, so a server that
+//! resets a keep-alive timer per request holds O(live timers) memory.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::rc::Weak;
+use std::time::Duration;
+
+use crate::event_loop::{Inner, Loop};
+use crate::slab::Slab;
+
+/// What runs when a timer fires.
+pub(crate) enum TimerCallback {
+    Once(Box<dyn FnOnce(&Loop)>),
+    Repeat(Box<dyn FnMut(&Loop)>),
+}
+
+pub(crate) struct TimerSlot {
+    /// INVARIANT: the heap holds exactly one live entry `(deadline, seq, key)` for this slot.
+    deadline: u64,
+    seq: u64,
+    delay: u64,
+    repeat: bool,
+    referenced: bool,
+    /// `None` only while the callback runs.
+    callback: Option<TimerCallback>,
+    label: &'static str,
+}
+
+/// The loop's timers.
+pub(crate) struct TimerHeap {
+    slots: Slab<TimerSlot>,
+    heap: BinaryHeap<Reverse<(u64, u64, usize)>>,
+    next_seq: u64,
+}
+
+/// Rebuild the heap once stale entries exceed live ones by this many.
+const COMPACT_SLACK: usize = 1024;
+
+impl TimerHeap {
+    pub(crate) fn new() -> TimerHeap {
+        TimerHeap { slots: Slab::new(), heap: BinaryHeap::new(), next_seq: 0 }
+    }
+
+    /// Live timers.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The sequence number the next started timer will get: timers started
+    /// from now on compare greater than every timer started before.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    fn arm(&mut self, key: usize, deadline: u64) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let slot = self.slots.get_mut(key).expect("arming a live timer");
+        slot.deadline = deadline;
+        slot.seq = seq;
+        self.heap.push(Reverse((deadline, seq, key)));
+        if self.heap.len() > 2 * self.slots.len() + COMPACT_SLACK {
+            self.compact();
+        }
+    }
+
+    fn compact(&mut self) {
+        let slots = &self.slots;
+        let live: Vec<_> = self
+            .heap
+            .drain()
+            .filter(|Reverse((_, seq, key))| slots.get(*key).is_some_and(|s| s.seq == *seq))
+            .collect();
+        self.heap = BinaryHeap::from(live);
+    }
+
+    pub(crate) fn start(
+        &mut self,
+        deadline: u64,
+        delay: u64,
+        callback: TimerCallback,
+        label: &'static str,
+    ) -> usize {
+        let repeat = matches!(callback, TimerCallback::Repeat(_));
+        let key = self.slots.insert(TimerSlot {
+            deadline,
+            seq: 0,
+            delay,
+            repeat,
+            referenced: true,
+            callback: Some(callback),
+            label,
+        });
+        self.arm(key, deadline);
+        key
+    }
+
+    /// Removes a timer; returns whether it was live and referenced.
+    pub(crate) fn stop(&mut self, key: usize) -> Option<bool> {
+        self.slots.remove(key).map(|s| s.referenced)
+    }
+
+    /// Sets a timer's ref flag; returns the old one, or `None` for a dead timer.
+    pub(crate) fn set_ref(&mut self, key: usize, referenced: bool) -> Option<bool> {
+        let slot = self.slots.get_mut(key)?;
+        Some(std::mem::replace(&mut slot.referenced, referenced))
+    }
+
+    /// Restarts a live timer from `now` with its original delay.
+    pub(crate) fn refresh(&mut self, key: usize, now: u64) -> bool {
+        let Some(slot) = self.slots.get(key) else { return false };
+        let deadline = now.saturating_add(slot.delay);
+        self.arm(key, deadline);
+        true
+    }
+
+    /// The earliest live deadline.
+    pub(crate) fn next_deadline(&mut self) -> Option<u64> {
+        while let Some(Reverse((deadline, seq, key))) = self.heap.peek().copied() {
+            if self.slots.get(key).is_some_and(|s| s.seq == seq) {
+                return Some(deadline);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// Takes the next timer due at `now` that was started before sequence
+    /// `limit`, leaving one-shot timers removed and repeating ones in place
+    /// without their callback. Returns `(key, callback, label, referenced)`.
+    pub(crate) fn pop_due(
+        &mut self,
+        now: u64,
+        limit: u64,
+    ) -> Option<(usize, TimerCallback, &'static str, bool)> {
+        loop {
+            let Reverse((deadline, seq, key)) = *self.heap.peek()?;
+            let live = self.slots.get(key).is_some_and(|s| s.seq == seq);
+            if !live {
+                self.heap.pop();
+                continue;
+            }
+            if deadline > now || seq >= limit {
+                return None;
+            }
+            self.heap.pop();
+            let slot = self.slots.get_mut(key).expect("checked live");
+            let label = slot.label;
+            let referenced = slot.referenced;
+            if slot.repeat {
+                let cb = slot.callback.take().expect("repeating timer holds its callback");
+                return Some((key, cb, label, referenced));
+            }
+            let slot = self.slots.remove(key).expect("checked live");
+            return Some((key, slot.callback.expect("one-shot timer holds its callback"), label, referenced));
+        }
+    }
+
+    /// Puts a repeating timer's callback back and re-arms it for `now + delay`,
+    /// unless it was cleared (dropped) or refreshed (left as armed) meanwhile.
+    pub(crate) fn rearm(&mut self, key: usize, seq_before: u64, cb: Box<dyn FnMut(&Loop)>, now: u64) {
+        let Some(slot) = self.slots.get_mut(key) else { return };
+        slot.callback = Some(TimerCallback::Repeat(cb));
+        if slot.seq == seq_before {
+            let deadline = now.saturating_add(slot.delay);
+            self.arm(key, deadline);
+        }
+    }
+
+    /// The current arming sequence of a live timer.
+    pub(crate) fn seq_of(&self, key: usize) -> Option<u64> {
+        self.slots.get(key).map(|s| s.seq)
+    }
+
+    /// Whether a timer is live.
+    pub(crate) fn is_live(&self, key: usize) -> bool {
+        self.slots.get(key).is_some()
+    }
+}
+
+/// Converts a user-supplied delay to nanoseconds, rejecting ones that would
+/// overflow the loop's clock (about 584 years) instead of wrapping.
+pub(crate) fn delay_nanos(delay: Duration) -> std::io::Result<u64> {
+    u64::try_from(delay.as_nanos()).ok().filter(|n| *n < u64::MAX / 2).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("timer delay {delay:?} is too large for the loop's clock"),
+        )
+    })
+}
+
+/// A started timer, as `setTimeout`/`setInterval` return in Node.
+///
+/// Dropping it does not clear it (as in Node: the returned object may be
+/// ignored); call [`clear`](Timer::clear). It holds the loop weakly, so a
+/// timer kept inside its own callback creates no cycle.
+#[derive(Clone, Debug)]
+pub struct Timer {
+    pub(crate) inner: Weak<Inner>,
+    pub(crate) key: usize,
+}
+
+impl Timer {
+    /// Cancels the timer (Node's `clearTimeout`/`clearInterval`). Clearing
+    /// a timer that already fired or was cleared does nothing.
+    pub fn clear(&self) {
+        if let Some(inner) = self.inner.upgrade() {
+            inner.stop_timer(self.key);
+        }
+    }
+
+    /// Lets the loop exit while this timer is pending (Node's `timer.unref()`).
+    pub fn unref(&self) -> &Timer {
+        if let Some(inner) = self.inner.upgrade() {
+            inner.set_timer_ref(self.key, false);
+        }
+        self
+    }
+
+    /// Makes this timer keep the loop alive again (Node's `timer.ref()`).
+    pub fn ref_(&self) -> &Timer {
+        if let Some(inner) = self.inner.upgrade() {
+            inner.set_timer_ref(self.key, true);
+        }
+        self
+    }
+
+    /// Whether the timer is pending and keeps the loop alive (Node's `timer.hasRef()`).
+    pub fn has_ref(&self) -> bool {
+        self.inner.upgrade().is_some_and(|inner| inner.timer_has_ref(self.key))
+    }
+
+    /// Whether the timer will still fire.
+    pub fn is_active(&self) -> bool {
+        self.inner.upgrade().is_some_and(|inner| inner.timers.borrow().is_live(self.key))
+    }
+
+    /// Restarts the timer from now with its original delay (Node's
+    /// `timeout.refresh()`): the idle-timeout pattern without a new allocation.
+    /// Returns whether the timer was still pending.
+    pub fn refresh(&self) -> bool {
+        self.inner.upgrade().is_some_and(|inner| {
+            let now = inner.clock_nanos();
+            inner.timers.borrow_mut().refresh(self.key, now)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn once() -> TimerCallback {
+        TimerCallback::Once(Box::new(|_| {}))
+    }
+
+    #[test]
+    fn equal_deadlines_pop_in_start_order() {
+        let mut h = TimerHeap::new();
+        let a = h.start(10, 10, once(), "a");
+        let b = h.start(10, 10, once(), "b");
+        let c = h.start(5, 5, once(), "c");
+        let limit = h.next_seq();
+        let order: Vec<usize> = std::iter::from_fn(|| h.pop_due(10, limit).map(|t| t.0)).collect();
+        assert_eq!(order, vec![c, a, b]);
+        assert_eq!(h.len(), 0);
+    }
+
+    #[test]
+    fn not_due_and_newly_started_timers_wait() {
+        let mut h = TimerHeap::new();
+        h.start(11, 11, once(), "late");
+        let limit = h.next_seq();
+        h.start(0, 0, once(), "started during the phase");
+        assert!(h.pop_due(10, limit).is_none());
+        assert_eq!(h.next_deadline(), Some(0));
+    }
+
+    #[test]
+    fn stale_entries_are_compacted() {
+        let mut h = TimerHeap::new();
+        for i in 0..10_000u64 {
+            let k = h.start(i, i, once(), "t");
+            h.stop(k);
+        }
+        assert!(h.heap.len() <= COMPACT_SLACK + 1, "heap kept {} stale entries", h.heap.len());
+        assert_eq!(h.next_deadline(), None);
+    }
+
+    #[test]
+    fn overflowing_delay_is_an_error() {
+        assert!(delay_nanos(Duration::MAX).is_err());
+        assert_eq!(delay_nanos(Duration::from_millis(3)).unwrap(), 3_000_000);
+    }
+}

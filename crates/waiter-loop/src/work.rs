@@ -1,0 +1,224 @@
+//! The thread pool: work that would block the loop runs here, results come back on the loop.
+//!
+//! Like libuv's threadpool: one pool per process, shared by every loop,
+//! `WAITER_THREADPOOL_SIZE` threads (default 4, at most 1024), started
+//! lazily. A job runs on a pool thread; its result is sent to the loop that
+//! queued it through that loop's `Remote` and delivered there, in the poll
+//! phase, as libuv's `uv__work_done` does. A job in flight keeps its loop
+//! alive. Pool threads block every signal, so a signal meant for a loop's
+//! signalfd is never taken by a worker.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::error::Error;
+use std::fmt;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+
+use crate::event_loop::Loop;
+use crate::remote::RemoteItem;
+use crate::task::JoinHandle;
+
+/// The loop-side completion of a job, called with what the job returned.
+pub(crate) type WorkDone = Box<dyn FnOnce(&Loop, std::thread::Result<Box<dyn Any + Send>>)>;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+const DEFAULT_THREADS: usize = 4;
+const MAX_THREADS: usize = 1024;
+
+struct Pool {
+    queue: Mutex<PoolQueue>,
+    ready: Condvar,
+    size: usize,
+}
+
+struct PoolQueue {
+    jobs: VecDeque<Job>,
+    threads: usize,
+    idle: usize,
+}
+
+/// The pool size `WAITER_THREADPOOL_SIZE` asks for: 1..=1024; anything else
+/// is reported and replaced by the default.
+fn configured_size(var: Option<&str>) -> Result<usize, String> {
+    let Some(raw) = var else { return Ok(DEFAULT_THREADS) };
+    match raw.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!("WAITER_THREADPOOL_SIZE={raw:?} is not a number from 1 to {MAX_THREADS}")),
+    }
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let var = std::env::var("WAITER_THREADPOOL_SIZE").ok();
+        let size = configured_size(var.as_deref()).unwrap_or_else(|msg| {
+            eprintln!("waiter: {msg}; using {DEFAULT_THREADS} threads");
+            DEFAULT_THREADS
+        });
+        Pool {
+            queue: Mutex::new(PoolQueue { jobs: VecDeque::new(), threads: 0, idle: 0 }),
+            ready: Condvar::new(),
+            size,
+        }
+    })
+}
+
+/// The number of threads the pool runs (or will run) with.
+pub fn threadpool_size() -> usize {
+    pool().size
+}
+
+impl Pool {
+    fn submit(&'static self, job: Job) -> io::Result<()> {
+        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        q.jobs.push_back(job);
+        if q.idle > 0 {
+            self.ready.notify_one();
+        } else if q.threads < self.size {
+            let n = q.threads;
+            std::thread::Builder::new()
+                .name(format!("waiter-pool-{n}"))
+                .spawn(move || self.worker())
+                .map_err(|e| io::Error::new(e.kind(), format!("starting pool thread {n}: {e}")))?;
+            q.threads += 1;
+        }
+        Ok(())
+    }
+
+    fn worker(&self) {
+        // Signals belong to the loops' signalfds, never to a worker.
+        let _ = crate::sys::block_signals(&crate::sys::SigSet::full());
+        loop {
+            let job = {
+                let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                loop {
+                    if let Some(job) = q.jobs.pop_front() {
+                        break job;
+                    }
+                    q.idle += 1;
+                    q = self.ready.wait(q).unwrap_or_else(PoisonError::into_inner);
+                    q.idle -= 1;
+                }
+            };
+            job();
+        }
+    }
+}
+
+/// Why a thread-pool job produced no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkError {
+    /// The job panicked; the message is the panic's payload when it was a string.
+    Panicked(String),
+}
+
+impl fmt::Display for WorkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorkError::Panicked(msg) => write!(f, "thread-pool job panicked: {msg}"),
+        }
+    }
+}
+
+impl Error for WorkError {}
+
+impl From<WorkError> for io::Error {
+    fn from(e: WorkError) -> io::Error {
+        io::Error::other(e)
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_string())
+}
+
+impl Loop {
+    /// Runs `work` on the thread pool, then `done` on this loop with its
+    /// result (libuv's `uv_queue_work`).
+    ///
+    /// # Errors
+    ///
+    /// The pool failing to start a thread.
+    pub fn queue_work<T, W, D>(&self, work: W, done: D) -> io::Result<()>
+    where
+        T: Send + 'static,
+        W: FnOnce() -> T + Send + 'static,
+        D: FnOnce(&Loop, Result<T, WorkError>) + 'static,
+    {
+        let finish: WorkDone = Box::new(move |lp, result| {
+            let result = match result {
+                Ok(value) => Ok(*value.downcast::<T>().expect("a job's result has the job's type")),
+                Err(payload) => Err(WorkError::Panicked(panic_message(&*payload))),
+            };
+            done(lp, result);
+        });
+        let id = self.inner.work.borrow_mut().insert(finish);
+        let remote = self.inner.remote.clone();
+        let submitted = pool().submit(Box::new(move || {
+            let result = catch_unwind(AssertUnwindSafe(|| Box::new(work()) as Box<dyn Any + Send>));
+            // The loop may be gone; its completion then has no one to run for.
+            let _ = remote.send(RemoteItem::WorkDone(id, result));
+        }));
+        if submitted.is_err() {
+            self.inner.work.borrow_mut().remove(id);
+        }
+        submitted
+    }
+
+    /// Runs `work` on the thread pool and returns an awaitable for its result.
+    ///
+    /// # Errors
+    ///
+    /// The pool failing to start a thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = waiter_loop::Loop::new().unwrap();
+    /// let sum = lp.spawn_blocking(|| (1..=100u64).sum::<u64>()).unwrap();
+    /// assert_eq!(lp.block_on(sum), Ok(5050));
+    /// ```
+    pub fn spawn_blocking<T, W>(&self, work: W) -> io::Result<JoinHandle<Result<T, WorkError>>>
+    where
+        T: Send + 'static,
+        W: FnOnce() -> T + Send + 'static,
+    {
+        let (handle, completer) = JoinHandle::pair();
+        self.queue_work(work, move |_, result| completer.complete(result))?;
+        Ok(handle)
+    }
+
+    /// Thread-pool jobs queued by this loop and not yet delivered.
+    pub fn pending_work(&self) -> usize {
+        self.inner.work.borrow().len()
+    }
+
+    pub(crate) fn finish_work(&self, id: usize, result: std::thread::Result<Box<dyn Any + Send>>) {
+        let done = self.inner.work.borrow_mut().remove(id);
+        if let Some(done) = done {
+            self.invoke("queue_work completion", |lp| done(lp, result));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_size_is_validated() {
+        assert_eq!(configured_size(None), Ok(DEFAULT_THREADS));
+        assert_eq!(configured_size(Some("8")), Ok(8));
+        assert!(configured_size(Some("0")).is_err());
+        assert!(configured_size(Some("-3")).is_err());
+        assert!(configured_size(Some("lots")).unwrap_err().contains("lots"));
+        assert!(configured_size(Some("1025")).is_err());
+    }
+}
