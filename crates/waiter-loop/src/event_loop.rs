@@ -331,7 +331,10 @@ impl Loop {
     /// (a zero interval would starve the loop).
     pub fn set_interval<F: FnMut(&Loop) + 'static>(&self, interval: Duration, f: F) -> io::Result<Timer> {
         if interval.is_zero() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "set_interval: the interval must be > 0"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "set_interval: the interval must be > 0",
+            ));
         }
         self.start_timer(interval, TimerCallback::Repeat(Box::new(f)), std::any::type_name::<F>())
     }

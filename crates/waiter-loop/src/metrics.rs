@@ -224,7 +224,8 @@ impl Loop {
     /// to `report`; `None` turns the watchdog off. When on, each callback
     /// costs two clock reads.
     pub fn set_watchdog<F: Fn(&SlowCallback<'_>) + 'static>(&self, threshold: Option<Duration>, report: F) {
-        *self.inner.watchdog.borrow_mut() = threshold.map(|threshold| Watchdog { threshold, report: Box::new(report) });
+        *self.inner.watchdog.borrow_mut() =
+            threshold.map(|threshold| Watchdog { threshold, report: Box::new(report) });
     }
 
     /// A watchdog that prints each slow callback to stderr.

@@ -54,11 +54,14 @@ impl Signal {
     /// SIGSTOP, which cannot be caught.
     pub fn from_number(signo: i32) -> io::Result<Signal> {
         if signo == libc::SIGKILL || signo == libc::SIGSTOP {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("signal {signo} cannot be caught")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("signal {signo} cannot be caught"),
+            ));
         }
-        SigSet::empty()
-            .add(signo)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("{signo} is not a signal number")))?;
+        SigSet::empty().add(signo).map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("{signo} is not a signal number"))
+        })?;
         Ok(Signal(signo))
     }
 
@@ -165,7 +168,12 @@ impl Inner {
     }
 
     fn set_signal_ref(&self, key: usize, referenced: bool) {
-        let old = self.signals.borrow_mut().handlers.get_mut(key).map(|h| std::mem::replace(&mut h.referenced, referenced));
+        let old = self
+            .signals
+            .borrow_mut()
+            .handlers
+            .get_mut(key)
+            .map(|h| std::mem::replace(&mut h.referenced, referenced));
         if let Some(old) = old {
             self.adjust_refs(old, referenced);
         }
@@ -191,7 +199,11 @@ impl Loop {
     /// }).unwrap();
     /// lp.run().unwrap();
     /// ```
-    pub fn on_signal<F: FnMut(&Loop, Signal) + 'static>(&self, signal: Signal, f: F) -> io::Result<SignalWatch> {
+    pub fn on_signal<F: FnMut(&Loop, Signal) + 'static>(
+        &self,
+        signal: Signal,
+        f: F,
+    ) -> io::Result<SignalWatch> {
         let key = self.inner.add_signal_handler(&[signal], HandlerKind::Callback(Some(Box::new(f))))?;
         Ok(SignalWatch { inner: self.downgrade(), key })
     }
@@ -239,7 +251,9 @@ impl Loop {
                 drop(state);
                 self.invoke("signal handler", |lp| cb(lp, signal));
                 let mut state = self.inner.signals.borrow_mut();
-                if let Some(Handler { kind: HandlerKind::Callback(slot @ None), .. }) = state.handlers.get_mut(key) {
+                if let Some(Handler { kind: HandlerKind::Callback(slot @ None), .. }) =
+                    state.handlers.get_mut(key)
+                {
                     *slot = Some(cb);
                 }
             }

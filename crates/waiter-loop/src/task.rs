@@ -141,7 +141,12 @@ impl Loop {
             scheduled: AtomicBool::new(true),
         });
         let waker = Waker::from(flag.clone());
-        let key = self.inner.tasks.borrow_mut().insert(Task { future: Some(future), waker, flag: flag.clone(), label });
+        let key = self.inner.tasks.borrow_mut().insert(Task {
+            future: Some(future),
+            waker,
+            flag: flag.clone(),
+            label,
+        });
         flag.key.store(key, Ordering::Release);
         self.schedule_task(key);
     }

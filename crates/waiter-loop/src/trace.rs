@@ -56,7 +56,8 @@ mod tests {
 
     #[test]
     fn line_names_only_busy_phases() {
-        let t = TickTrace { timers: 1, timeout: Some(Duration::from_micros(994_250)), ..TickTrace::default() };
+        let t =
+            TickTrace { timers: 1, timeout: Some(Duration::from_micros(994_250)), ..TickTrace::default() };
         assert_eq!(t.line(3, "epoll"), "[waiter] tick 3: timers=1 epoll_wait(timeout=994.250ms) = 0");
         let t = TickTrace { events: 2, check: 1, ..TickTrace::default() };
         assert_eq!(t.line(4, "poll"), "[waiter] tick 4: poll_wait(timeout=infinite) = 2 check=1");

@@ -144,7 +144,9 @@ impl Loop {
                 drop(watchers);
                 self.invoke(label, |lp| cb(lp, readiness));
                 let mut watchers = self.inner.watchers.borrow_mut();
-                if let Some(Watcher { kind: Kind::Callback { callback: slot @ None, .. }, .. }) = watchers.get_mut(key) {
+                if let Some(Watcher { kind: Kind::Callback { callback: slot @ None, .. }, .. }) =
+                    watchers.get_mut(key)
+                {
                     *slot = Some(cb);
                 }
             }
@@ -194,7 +196,8 @@ impl Loop {
     where
         F: FnMut(&Loop, Readiness) + 'static,
     {
-        let kind = Kind::Callback { interest, callback: Some(Box::new(f)), label: std::any::type_name::<F>() };
+        let kind =
+            Kind::Callback { interest, callback: Some(Box::new(f)), label: std::any::type_name::<F>() };
         let key = self.inner.insert_watcher(fd, kind)?;
         Ok(Watch { inner: self.downgrade(), key })
     }
@@ -285,7 +288,8 @@ pub(crate) struct Registration {
 impl Registration {
     /// Registers `fd` with `lp`.
     pub(crate) fn new(lp: &Loop, fd: RawFd) -> io::Result<Registration> {
-        let kind = Kind::Io { ready: Readiness::READABLE.add(Readiness::WRITABLE), reader: None, writer: None };
+        let kind =
+            Kind::Io { ready: Readiness::READABLE.add(Readiness::WRITABLE), reader: None, writer: None };
         let key = lp.inner.insert_watcher(fd, kind)?;
         Ok(Registration { inner: lp.downgrade(), key })
     }

@@ -24,10 +24,7 @@ pub(crate) struct EpollPoller {
 
 impl EpollPoller {
     pub(crate) fn new() -> io::Result<EpollPoller> {
-        Ok(EpollPoller {
-            ep: sys::create()?,
-            buf: vec![libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS],
-        })
+        Ok(EpollPoller { ep: sys::create()?, buf: vec![libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS] })
     }
 }
 
@@ -79,10 +76,11 @@ impl Poller for EpollPoller {
     fn wait(&mut self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
         events.clear();
         let n = sys::wait(self.ep.as_fd(), &mut self.buf, timeout)?;
-        events.extend(self.buf[..n].iter().map(|ev| Event {
-            token: Token(ev.u64 as usize),
-            readiness: readiness(ev.events),
-        }));
+        events.extend(
+            self.buf[..n]
+                .iter()
+                .map(|ev| Event { token: Token(ev.u64 as usize), readiness: readiness(ev.events) }),
+        );
         Ok(())
     }
 }

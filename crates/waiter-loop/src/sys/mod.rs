@@ -155,9 +155,7 @@ pub(crate) fn block_signals(set: &SigSet) -> io::Result<()> {
 pub(crate) fn signalfd(fd: Option<BorrowedFd<'_>>, set: &SigSet) -> io::Result<Option<OwnedFd>> {
     let raw = fd.map_or(-1, |fd| fd.as_raw_fd());
     // SAFETY: `set.0` is an initialised sigset_t; `raw` is -1 or a signalfd we own.
-    let new = cvt(unsafe {
-        libc::signalfd(raw, &set.0, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)
-    })?;
+    let new = cvt(unsafe { libc::signalfd(raw, &set.0, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })?;
     Ok(if raw == -1 { Some(owned(new)) } else { None })
 }
 
@@ -171,10 +169,9 @@ pub(crate) fn signalfd_read(fd: BorrowedFd<'_>) -> io::Result<Option<i32>> {
         unsafe { libc::read(fd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size) }
     }) {
         Ok(n) if n as usize == size => Ok(Some(info.ssi_signo as i32)),
-        Ok(n) => Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("signalfd: short read of {n} bytes"),
-        )),
+        Ok(n) => {
+            Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("signalfd: short read of {n} bytes")))
+        }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
         Err(e) => Err(e),
     }
