@@ -294,6 +294,15 @@ impl Loop {
         self.inner.now.get()
     }
 
+    /// The phase the loop is running (`Phase::Main` outside `run`).
+    pub fn phase(&self) -> Phase {
+        if self.inner.running.get() {
+            self.inner.phase.get()
+        } else {
+            Phase::Main
+        }
+    }
+
     /// Re-reads the clock into the cached `now` (libuv's `uv_update_time`).
     pub fn update_time(&self) {
         self.inner.now.set(Instant::now());

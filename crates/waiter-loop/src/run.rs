@@ -4,6 +4,8 @@
 //! every single callback the next-tick queue and then the microtask queue
 //! drain, repeatedly, until both are empty (Node ≥ 11).
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -57,6 +59,7 @@ impl Loop {
     fn run_mode(&self, mode: RunMode) -> io::Result<bool> {
         let _running = self.enter_run()?;
         // What the "main script" queued runs first: its next-ticks, then its promises.
+        self.inner.phase.set(Phase::Main);
         self.drain_ticks();
         let mut alive = self.is_alive();
         if !alive {
@@ -128,10 +131,13 @@ impl Loop {
                 }
                 TimerCallback::Repeat(mut f) => {
                     let seq = self.inner.timers.borrow().seq_of(key);
+                    // The next run is due `interval` after this one *starts*, read
+                    // fresh as Node's listOnTimeout does: after a slow timer
+                    // earlier in the pass, the cached `now` would make it due at once.
+                    let started = self.inner.clock_nanos();
                     self.invoke(label, |lp| f(lp));
                     if let Some(seq) = seq {
-                        let now = self.inner.now_nanos();
-                        self.inner.timers.borrow_mut().rearm(key, seq, f, now);
+                        self.inner.timers.borrow_mut().rearm(key, seq, f, started);
                     }
                 }
             }
@@ -141,8 +147,13 @@ impl Loop {
 
     /// Runs the callbacks deferred to this tick; ones they defer wait a tick.
     fn run_pending(&self) -> usize {
-        self.inner.phase.set(Phase::Pending);
-        let batch = std::mem::take(&mut *self.inner.pending.borrow_mut());
+        self.run_batch(Phase::Pending, &self.inner.pending)
+    }
+
+    /// Runs everything in `queue` as it stands; what the callbacks queue waits a tick.
+    fn run_batch(&self, phase: Phase, queue: &RefCell<VecDeque<Labeled>>) -> usize {
+        self.inner.phase.set(phase);
+        let batch = std::mem::take(&mut *queue.borrow_mut());
         let ran = batch.len();
         for cb in batch {
             self.invoke(cb.label, cb.f);
@@ -219,13 +230,7 @@ impl Loop {
 
     /// Runs the close callbacks queued so far; ones they queue wait a tick.
     fn run_closing(&self) -> usize {
-        self.inner.phase.set(Phase::Closing);
-        let batch = std::mem::take(&mut *self.inner.closing.borrow_mut());
-        let ran = batch.len();
-        for cb in batch {
-            self.invoke(cb.label, cb.f);
-        }
-        ran
+        self.run_batch(Phase::Closing, &self.inner.closing)
     }
 
     /// Runs one callback, timed for the watchdog, then drains the queues.

@@ -1,0 +1,18 @@
+// (h) An unref'd timer does not hold the loop: the process exits once the
+// referenced timers have run, and the unref'd 60 s timer never prints (the
+// test harness gives up on a program after 30 s). An unref'd timer that
+// comes due while something else keeps the loop alive still fires, and
+// ref() makes a timer hold the loop again.
+'use strict';
+const log = (line) => console.log(line);
+process.on('exit', () => log('exit'));
+
+const long = setTimeout(() => log('unref 60 s: must not fire'), 60000);
+long.unref();
+log(`long hasRef: ${long.hasRef()}`);
+setTimeout(() => log('unref 1 ms fires while the loop lives'), 1).unref();
+const back = setTimeout(() => log('re-ref 30 ms fires'), 30);
+back.unref();
+back.ref();
+log(`back hasRef: ${back.hasRef()}`);
+setTimeout(() => log('ref 20 ms'), 20);

@@ -1,0 +1,732 @@
+//! Callback ordering against Node.js: each program in `tests/js/` runs under
+//! `node`, its twin is built here on a `Loop`, and both must print the same
+//! lines in the same order.
+//!
+//! Node is the oracle, so `node` (v11 or later: immediates drain the queues
+//! one by one) must be on `PATH`; without it every test fails, it never skips.
+//! The twins run on the backend `WAITER_BACKEND` names (CI runs them twice:
+//! epoll, then `WAITER_BACKEND=poll`).
+//!
+//! How a JS program translates, line by line:
+//!
+//! | Node                                   | twin                                      |
+//! |----------------------------------------|-------------------------------------------|
+//! | main script                            | the twin function, before `lp.run()`      |
+//! | `process.nextTick(f)`                  | `lp.next_tick(f)`                         |
+//! | `queueMicrotask(f)`, `promise.then(f)` | `lp.queue_microtask(f)`                   |
+//! | `.then(f).then(g)`                     | `f` ends with `lp.queue_microtask(g)`     |
+//! | `setImmediate(f)`, `clearImmediate`    | `lp.set_immediate(f)`, `Immediate::clear` |
+//! | `setTimeout(f, ms)`, `setInterval`     | `lp.set_timeout`, `lp.set_interval`       |
+//! | `fs.readFile(file, cb)`                | `lp.queue_work(read, done)`: poll phase   |
+//! | a socket's `'connect'`                 | `lp.watch(fd, ..)` firing: poll phase     |
+//! | a socket's `'close'` after `destroy()` | `Watch::close(f)`: close phase            |
+//! | `queueMicrotask(async () => { .. })`   | `lp.spawn(async { .. })` (see below)      |
+//! | `await` of a settled value             | `yield_now().await`                       |
+//! | `process.on('exit', ..)`               | the line pushed after `lp.run()` returns  |
+//!
+//! Node runs an async function synchronously up to its first `await`; a
+//! spawned task is first polled from the microtask queue, hence the
+//! `queueMicrotask` wrapper on the JS side. Node's `await` of a settled
+//! value costs one microtask hop while a Rust `.await` on a ready future
+//! does not yield, hence `yield_now()`. Node's `setTimeout(f, 0)` means
+//! 1 ms while waiter's zero delay is due at the next timers phase, so the
+//! programs only use timers whose order Node guarantees.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use waiter_loop::{yield_now, Backend, Immediate, Interest, Loop, Timer, Watch};
+
+/// Generous bounds: a program takes milliseconds; a loaded CI box, far more.
+const NODE_TIMEOUT: Duration = Duration::from_secs(30);
+const TWIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+// ---------------------------------------------------------------------------
+// The harness.
+// ---------------------------------------------------------------------------
+
+/// The lines a twin prints, in order (its `console.log`).
+#[derive(Clone, Default)]
+struct Lines(Rc<RefCell<Vec<String>>>);
+
+impl Lines {
+    fn log(&self, line: impl Into<String>) {
+        self.0.borrow_mut().push(line.into());
+    }
+
+    /// A callback that logs `line`: the twin of `() => log(line)`.
+    fn cb(&self, line: &str) -> impl FnOnce(&Loop) + 'static {
+        let out = self.clone();
+        let line = line.to_string();
+        move |_| out.log(line)
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.borrow_mut())
+    }
+}
+
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js").join(format!("{name}.js"))
+}
+
+/// Runs `node tests/js/NAME.js` and returns its stdout, line by line.
+fn node_lines(name: &str) -> Vec<String> {
+    let path = script(name);
+    let mut child = Command::new("node")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run `node {}`: {e}\nThe ordering tests need Node.js (v11 or later) on PATH: \
+                 its output is their oracle. Install it (e.g. `apt-get install nodejs`).",
+                path.display()
+            )
+        });
+    // Read both pipes on threads, so a chatty child never blocks on a full pipe.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                pipe.read_to_string(&mut text).expect("node's output is UTF-8");
+            }
+            text
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for node") {
+            break status;
+        }
+        if started.elapsed() > NODE_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`node {}` did not exit within {NODE_TIMEOUT:?}", path.display());
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    let stdout = stdout.join().expect("reading node's stdout");
+    let stderr = stderr.join().expect("reading node's stderr");
+    assert!(status.success(), "`node {}` failed ({status}); stderr:\n{stderr}", path.display());
+    stdout.lines().map(str::to_string).collect()
+}
+
+/// What a twin left behind.
+struct Twin {
+    lines: Vec<String>,
+    backend: Backend,
+    active_handles: usize,
+    tasks: usize,
+}
+
+/// Runs `build` on a fresh loop (backend from `WAITER_BACKEND`), then the
+/// loop to its end, on a thread of its own so a hang fails the test in time.
+fn run_twin(name: &str, build: fn(&Loop, &Lines)) -> Twin {
+    let (tx, rx) = mpsc::channel();
+    thread::Builder::new()
+        .name(format!("twin {name}"))
+        .spawn(move || {
+            let lp = Loop::new().expect("a loop (does WAITER_BACKEND name a backend?)");
+            let out = Lines::default();
+            build(&lp, &out);
+            lp.run().expect("the loop runs");
+            out.log("exit");
+            let twin = Twin {
+                lines: out.take(),
+                backend: lp.backend(),
+                active_handles: lp.active_handles(),
+                tasks: lp.task_count(),
+            };
+            let _ = tx.send(twin);
+        })
+        .expect("spawning the twin's thread");
+    match rx.recv_timeout(TWIN_TIMEOUT) {
+        Ok(twin) => twin,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("the twin of {name}.js did not finish in {TWIN_TIMEOUT:?}")
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the twin of {name}.js panicked (see above)"),
+    }
+}
+
+fn node_version() -> String {
+    Command::new("node")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|e| format!("unknown ({e})"))
+}
+
+/// Both columns, with the rows that differ marked.
+fn side_by_side(node: &[String], ours: &[String]) -> String {
+    let width = node.iter().map(String::len).max().unwrap_or(0).max(4);
+    let mut table = format!("     {:width$} | waiter\n", "node");
+    for i in 0..node.len().max(ours.len()) {
+        let (n, w) = (node.get(i).map_or("", String::as_str), ours.get(i).map_or("", String::as_str));
+        let mark = if n == w { ' ' } else { '≠' };
+        table += &format!("{mark}{i:>3} {n:width$} | {w}\n");
+    }
+    table
+}
+
+/// Runs `tests/js/NAME.js` under node and its twin on a loop, and asserts
+/// the same lines come out, and that the loop ends with no live handle.
+fn check(name: &str, build: fn(&Loop, &Lines)) {
+    let node = node_lines(name);
+    assert!(node.len() >= 2, "{name}.js printed too little to test anything: {node:?}");
+    let twin = run_twin(name, build);
+    if twin.lines != node {
+        panic!(
+            "{name}: the twin's order differs from node's (node {}, waiter on {}):\n{}\nnode:   {node:?}\nwaiter: {:?}",
+            node_version(),
+            twin.backend,
+            side_by_side(&node, &twin.lines),
+            twin.lines,
+        );
+    }
+    assert_eq!(twin.active_handles, 0, "{name}: the loop ended with live handles (on {})", twin.backend);
+    assert_eq!(twin.tasks, 0, "{name}: the loop ended with unfinished tasks (on {})", twin.backend);
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+// ---------------------------------------------------------------------------
+// The twins, each named after its program in tests/js/.
+// ---------------------------------------------------------------------------
+
+fn main_script(lp: &Loop, out: &Lines) {
+    lp.set_immediate(out.cb("immediate 1"));
+    lp.queue_microtask(out.cb("promise 1"));
+    lp.next_tick(out.cb("tick 1"));
+    lp.queue_microtask(out.cb("microtask 2"));
+    lp.set_immediate(out.cb("immediate 2"));
+    lp.next_tick(out.cb("tick 2"));
+    lp.queue_microtask(out.cb("promise 3"));
+    out.log("sync end");
+}
+
+fn io_immediate_before_timeout(lp: &Loop, out: &Lines) {
+    let file = script("io_immediate_before_timeout");
+    let o = out.clone();
+    lp.queue_work(
+        move || std::fs::read(file),
+        move |lp, data| {
+            let data = data.expect("the read job panicked").expect("reading the script");
+            o.log(format!("read callback ({})", if data.is_empty() { "empty" } else { "non-empty" }));
+            lp.set_timeout(Duration::ZERO, o.cb("timeout 0")).unwrap();
+            lp.set_immediate(o.cb("immediate"));
+            lp.queue_microtask(o.cb("promise"));
+            lp.next_tick(o.cb("tick"));
+        },
+    )
+    .unwrap();
+    out.log("sync end");
+}
+
+fn check_drains_between_immediates(lp: &Loop, out: &Lines) {
+    let o = out.clone();
+    lp.set_immediate(move |lp| {
+        o.log("immediate 1");
+        lp.queue_microtask(o.cb("immediate 1: promise"));
+        lp.next_tick(o.cb("immediate 1: tick"));
+    });
+    let o = out.clone();
+    lp.set_immediate(move |lp| {
+        o.log("immediate 2");
+        let o = o.clone();
+        lp.queue_microtask(move |lp| {
+            o.log("immediate 2: microtask");
+            lp.next_tick(o.cb("immediate 2: tick from microtask"));
+        });
+    });
+    lp.set_immediate(out.cb("immediate 3"));
+}
+
+fn immediate_from_immediate(lp: &Loop, out: &Lines) {
+    let o = out.clone();
+    lp.set_immediate(move |lp| {
+        o.log("immediate 1");
+        lp.set_immediate(o.cb("immediate from immediate 1"));
+        let o2 = o.clone();
+        lp.queue_microtask(move |lp| {
+            o2.log("microtask of immediate 1");
+            lp.set_immediate(o2.cb("immediate from microtask"));
+        });
+        // No spin as in the JS: a zero delay is due at the very next timers phase.
+        lp.set_timeout(Duration::ZERO, o.cb("timeout")).unwrap();
+    });
+    lp.set_immediate(out.cb("immediate 2"));
+}
+
+fn nest(lp: &Loop, out: &Lines, at: &'static str) {
+    let o = out.clone();
+    lp.next_tick(move |lp| {
+        o.log(format!("{at}: tick A"));
+        let o2 = o.clone();
+        lp.queue_microtask(move |lp| {
+            o2.log(format!("{at}: microtask from tick A"));
+            let o3 = o2.clone();
+            lp.next_tick(move |lp| {
+                o3.log(format!("{at}: tick from microtask from tick A"));
+                let o4 = o3.clone();
+                lp.queue_microtask(move |lp| {
+                    o4.log(format!("{at}: microtask from tick from microtask"));
+                    lp.next_tick(o4.cb(&format!("{at}: tick, level 5")));
+                });
+            });
+            lp.queue_microtask(o2.cb(&format!("{at}: microtask from microtask from tick A")));
+        });
+        lp.next_tick(o.cb(&format!("{at}: tick from tick A")));
+    });
+    let o = out.clone();
+    lp.queue_microtask(move |lp| {
+        o.log(format!("{at}: microtask B"));
+        lp.next_tick(o.cb(&format!("{at}: tick from microtask B")));
+        lp.queue_microtask(o.cb(&format!("{at}: microtask from microtask B")));
+    });
+}
+
+fn nested_ticks_microtasks(lp: &Loop, out: &Lines) {
+    nest(lp, out, "main");
+    let o = out.clone();
+    lp.set_immediate(move |lp| {
+        o.log("immediate");
+        nest(lp, &o, "immediate");
+    });
+    lp.set_immediate(out.cb("immediate 2"));
+}
+
+fn interval_three_runs(lp: &Loop, out: &Lines) {
+    let interval: Rc<RefCell<Option<Timer>>> = Rc::default();
+    let runs = Cell::new(0);
+    let (o, slot) = (out.clone(), interval.clone());
+    let timer = lp
+        .set_interval(ms(1), move |lp| {
+            runs.set(runs.get() + 1);
+            let n = runs.get();
+            o.log(format!("interval run {n}"));
+            lp.next_tick(o.cb(&format!("tick after run {n}")));
+            if n == 3 {
+                slot.borrow().as_ref().expect("the interval was stored").clear();
+                o.log("interval cleared");
+            }
+        })
+        .unwrap();
+    *interval.borrow_mut() = Some(timer);
+}
+
+fn cleared_timer(lp: &Loop, out: &Lines) {
+    let never = lp.set_timeout(ms(2), out.cb("cleared in main: must not fire")).unwrap();
+    never.clear();
+    let second: Rc<RefCell<Option<Timer>>> = Rc::default();
+    let (o, victim) = (out.clone(), second.clone());
+    lp.set_timeout(ms(5), move |_| {
+        o.log("timeout 1 clears timeout 2");
+        victim.borrow().as_ref().expect("timeout 2 was stored").clear();
+    })
+    .unwrap();
+    *second.borrow_mut() = Some(lp.set_timeout(ms(5), out.cb("timeout 2: must not fire")).unwrap());
+    let o = out.clone();
+    lp.set_timeout(ms(5), move |lp| {
+        o.log("timeout 3");
+        let victim: Rc<RefCell<Option<Immediate>>> = Rc::default();
+        let (o2, slot) = (o.clone(), victim.clone());
+        lp.set_immediate(move |_| {
+            o2.log("immediate 1 clears immediate 2");
+            slot.borrow().as_ref().expect("immediate 2 was stored").clear();
+        });
+        *victim.borrow_mut() = Some(lp.set_immediate(o.cb("immediate 2: must not fire")));
+        lp.set_immediate(o.cb("immediate 3"));
+    })
+    .unwrap();
+}
+
+fn unref_timer(lp: &Loop, out: &Lines) {
+    // 60 s: longer than TWIN_TIMEOUT, so a loop it held would fail the test.
+    let long = lp.set_timeout(Duration::from_secs(60), out.cb("unref 60 s: must not fire")).unwrap();
+    long.unref();
+    out.log(format!("long hasRef: {}", long.has_ref()));
+    lp.set_timeout(ms(1), out.cb("unref 1 ms fires while the loop lives")).unwrap().unref();
+    let back = lp.set_timeout(ms(30), out.cb("re-ref 30 ms fires")).unwrap();
+    back.unref();
+    back.ref_();
+    out.log(format!("back hasRef: {}", back.has_ref()));
+    lp.set_timeout(ms(20), out.cb("ref 20 ms")).unwrap();
+}
+
+fn timer_order(lp: &Loop, out: &Lines) {
+    for (delay, line) in [
+        (20, "20 ms a"),
+        (10, "10 ms a"),
+        (20, "20 ms b"),
+        (5, "5 ms a"),
+        (10, "10 ms b"),
+        (5, "5 ms b"),
+        (20, "20 ms c"),
+    ] {
+        lp.set_timeout(ms(delay), out.cb(line)).unwrap();
+    }
+}
+
+/// A socket pair whose first end is readable and non-blocking: the twin of a
+/// TCP client whose connection has just been accepted.
+fn readable_pair() -> (UnixStream, UnixStream) {
+    let (ours, peer) = UnixStream::pair().expect("a socket pair");
+    ours.set_nonblocking(true).unwrap();
+    (&peer).write_all(b"x").unwrap();
+    (ours, peer)
+}
+
+/// Reads `socket` until WouldBlock, as the edge-triggered contract asks.
+fn drain(socket: &UnixStream) {
+    let mut buf = [0u8; 16];
+    loop {
+        match (&*socket).read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("reading the socket pair: {e}"),
+        }
+    }
+}
+
+/// The twin of a TCP client destroyed in its `'connect'` listener: one end
+/// of a socket pair turns readable (poll phase), and its watch is closed
+/// from that callback, so its close callback runs in the close phase.
+fn close_after_immediates(lp: &Loop, out: &Lines) {
+    let (ours, peer) = readable_pair();
+    let fd = ours.as_raw_fd();
+    let slot: Rc<RefCell<Option<Watch>>> = Rc::default();
+    let sockets = Rc::new(RefCell::new(Some((ours, peer))));
+    let (o, watch_slot) = (out.clone(), slot.clone());
+    let watch = lp
+        .watch(fd, Interest::READABLE, move |lp, _| {
+            if let Some((ours, _)) = sockets.borrow().as_ref() {
+                drain(ours);
+            }
+            o.log("connect (poll)");
+            let o2 = o.clone();
+            lp.set_immediate(move |lp| {
+                o2.log("immediate (check)");
+                lp.set_immediate(o2.cb("immediate from immediate (next check)"));
+            });
+            lp.next_tick(o.cb("tick after connect"));
+            let watch = watch_slot.borrow_mut().take().expect("the watch was stored");
+            let (o3, sockets) = (o.clone(), sockets.clone());
+            watch.close(move |lp| {
+                o3.log("close (closing)");
+                lp.next_tick(o3.cb("tick after close"));
+                // The descriptors outlive their watch (the "server.close()").
+                drop(sockets.borrow_mut().take());
+            });
+            o.log("destroy called");
+        })
+        .expect("watching the socket pair");
+    *slot.borrow_mut() = Some(watch);
+}
+
+fn async_await(lp: &Loop, out: &Lines) {
+    out.log("main");
+    let o = out.clone();
+    drop(lp.spawn(async move {
+        let lp = Loop::current().expect("a task runs on a loop");
+        o.log("task: start");
+        yield_now().await; // await null
+        o.log("task: after await 1");
+        lp.next_tick(o.cb("tick from task"));
+        yield_now().await; // await null
+        o.log("task: after await 2");
+        let o2 = o.clone();
+        // new Promise(resolve => queueMicrotask(() => { ..; resolve(42) }))
+        let inner = lp.spawn(async move {
+            o2.log("inner task: runs");
+            42
+        });
+        let value = inner.await;
+        o.log(format!("task: inner resolved to {value}"));
+    }));
+    lp.next_tick(out.cb("tick 1"));
+    let o = out.clone();
+    lp.queue_microtask(move |lp| {
+        o.log("promise 1");
+        lp.next_tick(o.cb("tick from promise 1"));
+        lp.queue_microtask(o.cb("promise 1 then"));
+    });
+    lp.queue_microtask(out.cb("microtask 2"));
+    out.log("main end");
+}
+
+fn timer_phase_drains(lp: &Loop, out: &Lines) {
+    let o = out.clone();
+    lp.set_timeout(ms(5), move |lp| {
+        o.log("timeout 1");
+        lp.queue_microtask(o.cb("timeout 1: promise"));
+        lp.next_tick(o.cb("timeout 1: tick"));
+    })
+    .unwrap();
+    let o = out.clone();
+    lp.set_timeout(ms(5), move |lp| {
+        o.log("timeout 2");
+        lp.queue_microtask(o.cb("timeout 2: microtask"));
+    })
+    .unwrap();
+    lp.set_timeout(ms(5), out.cb("timeout 3")).unwrap();
+}
+
+fn timer_immediate_vs_timeout(lp: &Loop, out: &Lines) {
+    let o = out.clone();
+    lp.set_timeout(ms(1), move |lp| {
+        o.log("timeout");
+        lp.set_timeout(Duration::ZERO, o.cb("timeout from timeout")).unwrap();
+        lp.set_immediate(o.cb("immediate from timeout"));
+        lp.next_tick(o.cb("tick from timeout"));
+    })
+    .unwrap();
+}
+
+fn async_sleep_between_timers(lp: &Loop, out: &Lines) {
+    lp.set_timeout(ms(5), out.cb("timeout A")).unwrap();
+    let o = out.clone();
+    drop(lp.spawn(async move {
+        o.log("task: sleeping");
+        waiter_loop::sleep(ms(5)).expect("a valid delay").await;
+        o.log("task: woke up");
+        Loop::current().expect("a task runs on a loop").next_tick(o.cb("tick from task"));
+    }));
+    let o = out.clone();
+    lp.queue_microtask(move |lp| {
+        lp.set_timeout(ms(5), o.cb("timeout C")).unwrap();
+    });
+}
+
+fn timer_refresh(lp: &Loop, out: &Lines) {
+    let timeout = lp.set_timeout(ms(10), out.cb("10 ms timer, 10 ms after its refresh")).unwrap();
+    let o = out.clone();
+    lp.set_timeout(ms(5), move |_| {
+        o.log("5 ms: refresh the 10 ms timer");
+        assert!(timeout.refresh(), "the 10 ms timer was still pending");
+    })
+    .unwrap();
+    lp.set_timeout(ms(12), out.cb("12 ms")).unwrap();
+}
+
+/// A promise resolved by hand (`new Promise(r => resolve = r)`): resolving
+/// it wakes the task awaiting it, as a settling promise queues its reactions.
+struct Deferred<T> {
+    state: Rc<RefCell<(Option<T>, Option<Waker>)>>,
+}
+
+impl<T> Deferred<T> {
+    fn new() -> Deferred<T> {
+        Deferred { state: Rc::new(RefCell::new((None, None))) }
+    }
+
+    fn resolver(&self) -> impl FnOnce(T) {
+        let state = self.state.clone();
+        move |value| {
+            let waker = {
+                let mut s = state.borrow_mut();
+                s.0 = Some(value);
+                s.1.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+}
+
+impl<T> Future for Deferred<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let mut s = self.state.borrow_mut();
+        match s.0.take() {
+            Some(value) => Poll::Ready(value),
+            None => {
+                s.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+fn promise_resolved_in_tick(lp: &Loop, out: &Lines) {
+    let promise = Deferred::new();
+    let resolve = Rc::new(Cell::new(Some(promise.resolver())));
+    let o = out.clone();
+    drop(lp.spawn(async move {
+        o.log("task: waiting");
+        let value: i32 = promise.await;
+        o.log(format!("task: got {value}"));
+        Loop::current().expect("a task runs on a loop").queue_microtask(o.cb("microtask from task"));
+    }));
+    let o = out.clone();
+    lp.set_immediate(move |lp| {
+        o.log("immediate 1");
+        let o2 = o.clone();
+        lp.next_tick(move |lp| {
+            o2.log("tick: resolve(7)");
+            resolve.take().expect("resolved once")(7);
+            lp.next_tick(o2.cb("tick after resolve"));
+        });
+        lp.queue_microtask(o.cb("microtask of immediate 1"));
+    });
+    lp.set_immediate(out.cb("immediate 2"));
+}
+
+/// The twin of two TCP clients: two socket pairs, each watched; the second
+/// callback to run (whichever fd the backend reports last) starts the
+/// closing, since Node's order of the two 'connect' events is not fixed either.
+fn close_from_close(lp: &Loop, out: &Lines) {
+    let pairs = [readable_pair(), readable_pair()];
+    let fds = [pairs[0].0.as_raw_fd(), pairs[1].0.as_raw_fd()];
+    let pairs = Rc::new(pairs);
+    let watches: Rc<RefCell<Vec<Watch>>> = Rc::default();
+    let connected = Rc::new(Cell::new(0));
+    for (i, fd) in fds.into_iter().enumerate() {
+        let (o, all, open, connected) = (out.clone(), pairs.clone(), watches.clone(), connected.clone());
+        let watch = lp
+            .watch(fd, Interest::READABLE, move |lp, _| {
+                drain(&all[i].0);
+                connected.set(connected.get() + 1);
+                if connected.get() != 2 {
+                    return;
+                }
+                o.log("both connected (poll)");
+                lp.set_immediate(o.cb("immediate (check)"));
+                let first = open.borrow_mut().remove(0);
+                let (o, watches, pairs) = (o.clone(), open.clone(), all.clone());
+                first.close(move |lp| {
+                    o.log("first close (closing)");
+                    lp.set_immediate(o.cb("immediate from close (next check)"));
+                    lp.next_tick(o.cb("tick from close"));
+                    let second = watches.borrow_mut().remove(0);
+                    let o2 = o.clone();
+                    second.close(move |_| {
+                        o2.log("second close (next closing)");
+                        drop(pairs); // the descriptors outlive their watches
+                    });
+                    o.log("second destroy called");
+                });
+            })
+            .expect("watching a socket pair");
+        watches.borrow_mut().push(watch);
+    }
+}
+
+/// Busy-waits `d`, like the JS programs' `spin`: the loop's thread is held.
+fn spin(d: Duration) {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        std::hint::spin_loop();
+    }
+}
+
+fn timer_fresh_clock(lp: &Loop, out: &Lines) {
+    let o = out.clone();
+    lp.set_timeout(ms(40), move |lp| {
+        o.log("timeout A");
+        lp.set_immediate(o.cb("immediate from A"));
+    })
+    .unwrap();
+    spin(ms(20));
+    lp.set_timeout(ms(40), out.cb("timeout B, started 20 ms later")).unwrap();
+}
+
+fn interval_after_slow_callback(lp: &Loop, out: &Lines) {
+    let o = out.clone();
+    lp.set_timeout(ms(10), move |_| {
+        o.log("slow 10 ms timeout");
+        spin(ms(50));
+    })
+    .unwrap();
+    let interval: Rc<RefCell<Option<Timer>>> = Rc::default();
+    let runs = Cell::new(0);
+    let (o, slot) = (out.clone(), interval.clone());
+    let timer = lp
+        .set_interval(ms(40), move |_| {
+            runs.set(runs.get() + 1);
+            o.log(format!("interval run {}", runs.get()));
+            if runs.get() == 2 {
+                slot.borrow().as_ref().expect("the interval was stored").clear();
+            }
+        })
+        .unwrap();
+    *interval.borrow_mut() = Some(timer);
+    lp.set_timeout(ms(120), out.cb("120 ms timeout")).unwrap();
+    spin(ms(50));
+}
+
+// ---------------------------------------------------------------------------
+// One test per program, named after what it shows.
+// ---------------------------------------------------------------------------
+
+/// Declares one test per `test_name: program;` (the twin function and
+/// `tests/js/PROGRAM.js` share the name) and the list of all programs.
+macro_rules! node_twins {
+    ($($test:ident: $program:ident;)*) => {
+        $(
+            #[test]
+            fn $test() {
+                check(stringify!($program), $program);
+            }
+        )*
+        const PROGRAMS: &[&str] = &[$(stringify!($program)),*];
+    };
+}
+
+node_twins! {
+    async_tasks_interleave_with_ticks_and_microtasks: async_await;
+    task_woken_by_timer_resumes_before_the_next_timer: async_sleep_between_timers;
+    check_phase_drains_queues_between_immediates: check_drains_between_immediates;
+    cleared_timers_and_immediates_never_fire: cleared_timer;
+    close_callbacks_run_after_immediates_of_the_same_tick: close_after_immediates;
+    handle_closed_from_close_callback_closes_next_tick: close_from_close;
+    immediate_queued_in_check_phase_waits_a_tick: immediate_from_immediate;
+    interval_reschedules_from_when_its_callback_starts: interval_after_slow_callback;
+    interval_cleared_after_three_runs: interval_three_runs;
+    io_callback_immediate_runs_before_zero_timeout: io_immediate_before_timeout;
+    main_script_ticks_then_microtasks_then_immediates: main_script;
+    nested_ticks_and_microtasks_drain_until_both_are_empty: nested_ticks_microtasks;
+    task_resumes_one_microtask_after_its_promise_resolves: promise_resolved_in_tick;
+    timer_deadline_is_taken_from_a_fresh_clock: timer_fresh_clock;
+    timer_callback_immediate_runs_before_zero_timeout: timer_immediate_vs_timeout;
+    timers_fire_in_deadline_then_creation_order: timer_order;
+    timers_phase_drains_queues_between_timers: timer_phase_drains;
+    refreshed_timer_restarts_from_now: timer_refresh;
+    unref_timer_does_not_hold_the_loop: unref_timer;
+}
+
+/// Every program in `tests/js/` has a twin and a test, and every twin a program.
+#[test]
+fn every_js_program_has_a_twin() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    let mut programs: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("listing {}: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").file_name().to_string_lossy().into_owned())
+        .filter_map(|name| name.strip_suffix(".js").map(str::to_string))
+        .collect();
+    programs.sort();
+    let mut twins: Vec<&str> = PROGRAMS.to_vec();
+    twins.sort();
+    assert_eq!(programs, twins, "tests/js/ and the twins in node_ordering.rs have drifted apart");
+}
