@@ -117,10 +117,6 @@ impl Handle {
     pub fn post<F: FnOnce(&Loop) + Send + 'static>(&self, f: F) -> io::Result<()> {
         self.remote.send(RemoteItem::Post(std::any::type_name::<F>(), Box::new(f)))
     }
-
-    pub(crate) fn remote(&self) -> &Arc<Remote> {
-        &self.remote
-    }
 }
 
 impl fmt::Debug for Handle {

@@ -67,18 +67,17 @@ impl Loop {
         }
         while alive && !self.inner.stopped.get() {
             self.update_time();
-            let mut trace = TickTrace::default();
-            trace.timers = self.run_timers();
-            trace.pending = self.run_pending();
+            let timers = self.run_timers();
+            let pending = self.run_pending();
             let timeout = match mode {
-                RunMode::Once if trace.pending == 0 => self.backend_timeout(),
+                RunMode::Once if pending == 0 => self.backend_timeout(),
                 RunMode::Default => self.backend_timeout(),
                 _ => Some(Duration::ZERO),
             };
-            trace.events = self.poll_io(timeout)?;
-            trace.timeout = timeout;
-            trace.check = self.run_check();
-            trace.closing = self.run_closing();
+            let events = self.poll_io(timeout)?;
+            let check = self.run_check();
+            let closing = self.run_closing();
+            let mut trace = TickTrace { timers, pending, timeout, events, check, closing };
             if mode == RunMode::Once {
                 // Poll may have returned because a timer came due: run it now,
                 // so one `run_once` always makes forward progress (as libuv does).

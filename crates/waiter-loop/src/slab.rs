@@ -21,7 +21,7 @@ enum Entry<T> {
 const NONE: u32 = u32::MAX;
 
 fn split(key: usize) -> (usize, u32) {
-    ((key & 0xffff_ffff) as usize, (key >> 32) as u32)
+    (key & 0xffff_ffff, (key >> 32) as u32)
 }
 
 fn join(index: usize, generation: u32) -> usize {

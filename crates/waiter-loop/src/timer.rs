@@ -53,11 +53,6 @@ impl TimerHeap {
         TimerHeap { slots: Slab::new(), heap: BinaryHeap::new(), next_seq: 0 }
     }
 
-    /// Live timers.
-    pub(crate) fn len(&self) -> usize {
-        self.slots.len()
-    }
-
     /// The sequence number the next started timer will get: timers started
     /// from now on compare greater than every timer started before.
     pub(crate) fn next_seq(&self) -> u64 {
@@ -275,7 +270,7 @@ mod tests {
         let limit = h.next_seq();
         let order: Vec<usize> = std::iter::from_fn(|| h.pop_due(10, limit).map(|t| t.0)).collect();
         assert_eq!(order, vec![c, a, b]);
-        assert_eq!(h.len(), 0);
+        assert_eq!(h.slots.len(), 0);
     }
 
     #[test]

@@ -68,7 +68,6 @@ impl Watcher {
 
 impl Inner {
     fn insert_watcher(&self, fd: RawFd, kind: Kind) -> io::Result<usize> {
-        crate::sys::check_open(fd)?;
         let key = self.watchers.borrow_mut().insert(Watcher { fd, registered: None, referenced: true, kind });
         if let Err(e) = self.sync_interest(key) {
             self.watchers.borrow_mut().remove(key);
@@ -151,7 +150,7 @@ impl Loop {
                 }
             }
             Kind::Io { ready, reader, writer } => {
-                *ready = ready.add(readiness);
+                *ready = *ready | readiness;
                 let r = if readiness.is_readable() { reader.take() } else { None };
                 let wr = if readiness.is_writable() { writer.take() } else { None };
                 let after = w.counts();
@@ -162,7 +161,7 @@ impl Loop {
                     if let Err(e) = self.inner.sync_interest(key) {
                         self.inner.update_watcher(key, |w| {
                             if let Kind::Io { ready, .. } = &mut w.kind {
-                                *ready = ready.add(Readiness::ERROR);
+                                *ready = *ready | Readiness::ERROR;
                             }
                         });
                         eprintln!("waiter: poll: deregistering token {key}: {e}");
@@ -196,6 +195,8 @@ impl Loop {
     where
         F: FnMut(&Loop, Readiness) + 'static,
     {
+        // A foreign descriptor may be stale: say so now, not as a silent non-event.
+        crate::sys::check_open(fd).map_err(|e| io::Error::new(e.kind(), format!("watching fd {fd}: {e}")))?;
         let kind =
             Kind::Callback { interest, callback: Some(Box::new(f)), label: std::any::type_name::<F>() };
         let key = self.inner.insert_watcher(fd, kind)?;
@@ -288,8 +289,7 @@ pub(crate) struct Registration {
 impl Registration {
     /// Registers `fd` with `lp`.
     pub(crate) fn new(lp: &Loop, fd: RawFd) -> io::Result<Registration> {
-        let kind =
-            Kind::Io { ready: Readiness::READABLE.add(Readiness::WRITABLE), reader: None, writer: None };
+        let kind = Kind::Io { ready: Readiness::READABLE | Readiness::WRITABLE, reader: None, writer: None };
         let key = lp.inner.insert_watcher(fd, kind)?;
         Ok(Registration { inner: lp.downgrade(), key })
     }
@@ -331,10 +331,10 @@ impl Registration {
             if let Kind::Io { ready, .. } = &mut w.kind {
                 let mut gone = Readiness::ERROR;
                 if dir.is_readable() {
-                    gone = gone.add(Readiness::READABLE).add(Readiness::HUP);
+                    gone = gone | Readiness::READABLE | Readiness::HUP;
                 }
                 if dir.is_writable() {
-                    gone = gone.add(Readiness::WRITABLE);
+                    gone = gone | Readiness::WRITABLE;
                 }
                 *ready = ready.remove(gone);
             }
@@ -363,10 +363,26 @@ impl Registration {
         poll_fn(|cx| self.poll_io(cx, dir, &mut op)).await
     }
 
-    /// Sets whether waiting on this registration keeps the loop alive.
-    pub(crate) fn set_ref(&self, referenced: bool) {
-        if let Some(inner) = self.inner.upgrade() {
-            inner.update_watcher(self.key, |w| w.referenced = referenced);
+    /// Forgets the task waiting in `dir`: its operation finished or was
+    /// dropped. Without this a cancelled read (say, under a timeout) would
+    /// leave its waker behind and keep the loop alive for nobody.
+    pub(crate) fn cancel(&self, dir: Interest) {
+        let Some(inner) = self.inner.upgrade() else { return };
+        let waker = inner
+            .update_watcher(self.key, |w| match &mut w.kind {
+                Kind::Io { reader, writer, .. } => {
+                    if dir.is_readable() {
+                        reader.take()
+                    } else {
+                        writer.take()
+                    }
+                }
+                Kind::Callback { .. } => None,
+            })
+            .flatten();
+        if waker.is_some() && !inner.edge {
+            // Nobody waits in `dir` now: poll(2) must stop reporting its level.
+            let _ = inner.sync_interest(self.key);
         }
     }
 

@@ -43,16 +43,16 @@ fn readiness(events: u32) -> Readiness {
     let ev = events as i32;
     let mut r = Readiness::EMPTY;
     if ev & (libc::EPOLLIN | libc::EPOLLPRI) != 0 {
-        r = r.add(Readiness::READABLE);
+        r = r | Readiness::READABLE;
     }
     if ev & libc::EPOLLOUT != 0 {
-        r = r.add(Readiness::WRITABLE);
+        r = r | Readiness::WRITABLE;
     }
     if ev & (libc::EPOLLHUP | libc::EPOLLRDHUP) != 0 {
-        r = r.add(Readiness::HUP);
+        r = r | Readiness::HUP;
     }
     if ev & libc::EPOLLERR != 0 {
-        r = r.add(Readiness::ERROR);
+        r = r | Readiness::ERROR;
     }
     r
 }

@@ -13,6 +13,7 @@ mod poll;
 
 use std::fmt;
 use std::io;
+use std::ops::BitOr;
 use std::os::fd::RawFd;
 use std::str::FromStr;
 use std::time::Duration;
@@ -47,16 +48,19 @@ impl Interest {
         self.0 & 2 != 0
     }
 
-    /// The union of two interests.
-    #[must_use]
-    pub fn add(self, other: Interest) -> Interest {
-        Interest(self.0 | other.0)
-    }
-
     /// `self` without `other`, or `None` when nothing would be left.
     pub fn remove(self, other: Interest) -> Option<Interest> {
         let left = self.0 & !other.0;
         (left != 0).then_some(Interest(left))
+    }
+}
+
+impl BitOr for Interest {
+    type Output = Interest;
+
+    /// The union of two interests.
+    fn bitor(self, other: Interest) -> Interest {
+        Interest(self.0 | other.0)
     }
 }
 
@@ -116,16 +120,19 @@ impl Readiness {
         (interest.is_readable() && self.is_readable()) || (interest.is_writable() && self.is_writable())
     }
 
-    /// The union of two readiness sets.
-    #[must_use]
-    pub fn add(self, other: Readiness) -> Readiness {
-        Readiness(self.0 | other.0)
-    }
-
     /// `self` without `other`.
     #[must_use]
     pub fn remove(self, other: Readiness) -> Readiness {
         Readiness(self.0 & !other.0)
+    }
+}
+
+impl BitOr for Readiness {
+    type Output = Readiness;
+
+    /// The union of two readiness sets.
+    fn bitor(self, other: Readiness) -> Readiness {
+        Readiness(self.0 | other.0)
     }
 }
 
@@ -289,7 +296,7 @@ mod tests {
     fn interest_cannot_be_emptied() {
         assert_eq!(Interest::READABLE.remove(Interest::READABLE), None);
         assert_eq!(Interest::BOTH.remove(Interest::READABLE), Some(Interest::WRITABLE));
-        assert_eq!(Interest::READABLE.add(Interest::WRITABLE), Interest::BOTH);
+        assert_eq!(Interest::READABLE | Interest::WRITABLE, Interest::BOTH);
     }
 
     #[test]

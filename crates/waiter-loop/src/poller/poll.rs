@@ -47,16 +47,16 @@ fn flags(interest: Interest) -> i16 {
 fn readiness(revents: i16) -> Readiness {
     let mut r = Readiness::EMPTY;
     if revents & (libc::POLLIN | libc::POLLPRI) != 0 {
-        r = r.add(Readiness::READABLE);
+        r = r | Readiness::READABLE;
     }
     if revents & libc::POLLOUT != 0 {
-        r = r.add(Readiness::WRITABLE);
+        r = r | Readiness::WRITABLE;
     }
     if revents & (libc::POLLHUP | libc::POLLRDHUP) != 0 {
-        r = r.add(Readiness::HUP);
+        r = r | Readiness::HUP;
     }
     if revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
-        r = r.add(Readiness::ERROR);
+        r = r | Readiness::ERROR;
     }
     r
 }

@@ -126,12 +126,6 @@ impl SigSet {
         cvt(unsafe { libc::sigaddset(&mut self.0, signo) }).map(drop)
     }
 
-    /// Whether `signo` is in the set.
-    pub(crate) fn contains(&self, signo: i32) -> bool {
-        // SAFETY: `self.0` is an initialised sigset_t.
-        unsafe { libc::sigismember(&self.0, signo) == 1 }
-    }
-
     /// Every signal.
     pub(crate) fn full() -> SigSet {
         let mut set = SigSet::empty();
@@ -197,15 +191,6 @@ pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     .map(|n| n as usize)
 }
 
-/// `write(2)` from `buf`; `EINTR` retried.
-pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
-    cvt_retry(|| {
-        // SAFETY: `buf` is a live slice of `buf.len()` bytes.
-        unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) }
-    })
-    .map(|n| n as usize)
-}
-
 /// `writev(2)`: gathers `bufs` into one write; `EINTR` retried.
 pub(crate) fn writev(fd: BorrowedFd<'_>, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
     // IoSlice is guaranteed ABI-compatible with iovec on Unix.
@@ -240,7 +225,7 @@ pub fn nofile_limit() -> io::Result<(u64, u64)> {
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: `lim` is a live, writable rlimit.
     cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
-    Ok((lim.rlim_cur as u64, lim.rlim_max as u64))
+    Ok((lim.rlim_cur, lim.rlim_max))
 }
 
 /// Sets the soft `RLIMIT_NOFILE`, keeping the hard limit. Servers raise it to

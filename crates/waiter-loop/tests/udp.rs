@@ -1,0 +1,95 @@
+//! UDP on 127.0.0.1: `send_to`/`recv_from`, a receive that waits for a late
+//! datagram, connected `send`/`recv`, and ICMP "port unreachable" surfacing
+//! as `ConnectionRefused` on a connected socket.
+
+use std::future::Future;
+use std::io;
+use std::time::{Duration, Instant};
+
+use waiter_loop::net::UdpSocket;
+use waiter_loop::Loop;
+
+fn run<F: Future>(lp: &Loop, f: F) -> F::Output {
+    lp.block_on(async { lp.timeout(Duration::from_secs(10), f).unwrap().await.expect("the test timed out") })
+}
+
+fn bind(lp: &Loop) -> UdpSocket {
+    UdpSocket::bind(lp, "127.0.0.1:0".parse().unwrap()).unwrap()
+}
+
+#[test]
+fn send_to_and_recv_from() {
+    let lp = Loop::new().unwrap();
+    let (a, b) = (bind(&lp), bind(&lp));
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    run(&lp, async {
+        for msg in [&b"one"[..], b"two", b""] {
+            assert_eq!(a.send_to(msg, b_addr).await.unwrap(), msg.len());
+        }
+        let mut buf = [0; 64];
+        for msg in [&b"one"[..], b"two", b""] {
+            let (n, from) = b.recv_from(&mut buf).await.unwrap();
+            assert_eq!((&buf[..n], from), (msg, a_addr), "datagrams keep their boundaries and order");
+        }
+        // A datagram longer than the buffer is truncated.
+        a.send_to(b"0123456789", b_addr).await.unwrap();
+        let (n, _) = b.recv_from(&mut buf[..4]).await.unwrap();
+        assert_eq!(&buf[..n], b"0123");
+    });
+    assert_eq!(lp.active_handles(), 0);
+}
+
+#[test]
+fn recv_waits_for_a_late_datagram() {
+    let lp = Loop::new().unwrap();
+    let (a, b) = (bind(&lp), bind(&lp));
+    let b_addr = b.local_addr().unwrap();
+    let started = Instant::now();
+    let (got, waited) = run(&lp, async {
+        waiter_loop::spawn(async move {
+            waiter_loop::sleep(Duration::from_millis(50)).unwrap().await;
+            a.send_to(b"late", b_addr).await.unwrap();
+        });
+        let mut buf = [0; 16];
+        let (n, _) = b.recv_from(&mut buf).await.unwrap();
+        (buf[..n].to_vec(), started.elapsed())
+    });
+    assert_eq!(got, b"late");
+    assert!(waited >= Duration::from_millis(50), "received before it was sent: {waited:?}");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+}
+
+#[test]
+fn connected_send_and_recv() {
+    let lp = Loop::new().unwrap();
+    let (a, b) = (bind(&lp), bind(&lp));
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    assert_eq!(a.peer_addr().unwrap_err().kind(), io::ErrorKind::NotConnected);
+    a.connect(b_addr).unwrap();
+    b.connect(a_addr).unwrap();
+    assert_eq!(a.peer_addr().unwrap(), b_addr);
+    run(&lp, async {
+        assert_eq!(a.send(b"ping").await.unwrap(), 4);
+        let mut buf = [0; 16];
+        assert_eq!(b.recv(&mut buf).await.unwrap(), 4);
+        assert_eq!(&buf[..4], b"ping");
+        b.send(b"pong").await.unwrap();
+        let n = a.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"pong");
+    });
+}
+
+#[test]
+fn port_unreachable_is_connection_refused() {
+    let lp = Loop::new().unwrap();
+    let a = bind(&lp);
+    let gone = bind(&lp).local_addr().unwrap(); // bound and dropped: nothing listens there now
+    a.connect(gone).unwrap();
+    let err = run(&lp, async {
+        a.send(b"anyone?").await.unwrap();
+        a.recv(&mut [0; 16]).await.unwrap_err()
+    });
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
+    assert!(err.to_string().starts_with("recv (fd "), "context: {err}");
+    assert_eq!(lp.active_handles(), 0);
+}
