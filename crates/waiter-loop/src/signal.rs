@@ -110,7 +110,7 @@ pub fn block_signals(signals: &[Signal]) -> io::Result<()> {
 type SignalCallback = Box<dyn FnMut(&Loop, Signal)>;
 
 enum HandlerKind {
-    Callback(Option<SignalCallback>),
+    Callback { callback: Option<SignalCallback>, label: &'static str },
     Stream { queue: VecDeque<Signal>, waker: Option<Waker> },
 }
 
@@ -204,7 +204,10 @@ impl Loop {
         signal: Signal,
         f: F,
     ) -> io::Result<SignalWatch> {
-        let key = self.inner.add_signal_handler(&[signal], HandlerKind::Callback(Some(Box::new(f))))?;
+        let key = self.inner.add_signal_handler(
+            &[signal],
+            HandlerKind::Callback { callback: Some(Box::new(f)), label: std::any::type_name::<F>() },
+        )?;
         Ok(SignalWatch { inner: self.downgrade(), key })
     }
 
@@ -246,12 +249,13 @@ impl Loop {
         let mut state = self.inner.signals.borrow_mut();
         let Some(handler) = state.handlers.get_mut(key) else { return };
         match &mut handler.kind {
-            HandlerKind::Callback(slot) => {
-                let Some(mut cb) = slot.take() else { return };
+            HandlerKind::Callback { callback, label } => {
+                let label = *label;
+                let Some(mut cb) = callback.take() else { return };
                 drop(state);
-                self.invoke("signal handler", |lp| cb(lp, signal));
+                self.invoke(label, |lp| cb(lp, signal));
                 let mut state = self.inner.signals.borrow_mut();
-                if let Some(Handler { kind: HandlerKind::Callback(slot @ None), .. }) =
+                if let Some(Handler { kind: HandlerKind::Callback { callback: slot @ None, .. }, .. }) =
                     state.handlers.get_mut(key)
                 {
                     *slot = Some(cb);

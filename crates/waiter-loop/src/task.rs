@@ -255,9 +255,15 @@ impl Wake for MainWaker {
         if self.woken.swap(true, Ordering::AcqRel) {
             return;
         }
-        // On the loop thread: finish this tick without blocking in poll.
+        // On the loop thread inside a tick: finish the tick without blocking in
+        // poll (outside a tick, block_on polls the future next anyway).
         // Elsewhere: ring the loop so its poll returns.
-        if with_current_loop(self.loop_id, |lp| lp.inner.stopped.set(true)).is_none() {
+        let on_loop = with_current_loop(self.loop_id, |lp| {
+            if lp.inner.running.get() {
+                lp.inner.stopped.set(true);
+            }
+        });
+        if on_loop.is_none() {
             if let Some(remote) = self.remote.upgrade() {
                 let _ = remote.send(RemoteItem::Post("block_on wake-up", Box::new(|_| {})));
             }

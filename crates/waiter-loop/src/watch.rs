@@ -70,8 +70,10 @@ impl Inner {
     fn insert_watcher(&self, fd: RawFd, kind: Kind) -> io::Result<usize> {
         let key = self.watchers.borrow_mut().insert(Watcher { fd, registered: None, referenced: true, kind });
         if let Err(e) = self.sync_interest(key) {
+            // Returned as the kernel said it (EEXIST, EPERM, ...): the caller
+            // knows which descriptor it passed, and keeps `raw_os_error()`.
             self.watchers.borrow_mut().remove(key);
-            return Err(io::Error::new(e.kind(), format!("watching fd {fd}: {e}")));
+            return Err(e);
         }
         let counts = self.watchers.borrow().get(key).is_some_and(Watcher::counts);
         self.adjust_refs(false, counts);
@@ -196,7 +198,7 @@ impl Loop {
         F: FnMut(&Loop, Readiness) + 'static,
     {
         // A foreign descriptor may be stale: say so now, not as a silent non-event.
-        crate::sys::check_open(fd).map_err(|e| io::Error::new(e.kind(), format!("watching fd {fd}: {e}")))?;
+        crate::sys::check_open(fd)?;
         let kind =
             Kind::Callback { interest, callback: Some(Box::new(f)), label: std::any::type_name::<F>() };
         let key = self.inner.insert_watcher(fd, kind)?;

@@ -20,8 +20,18 @@ use crate::event_loop::Loop;
 use crate::remote::RemoteItem;
 use crate::task::JoinHandle;
 
+/// What a job sends back: its value, or its panic.
+type JobResult = std::thread::Result<Box<dyn Any + Send>>;
+
+/// Turns a job's result into the user's typed callback.
+type Finish = Box<dyn FnOnce(&Loop, JobResult)>;
+
 /// The loop-side completion of a job, called with what the job returned.
-pub(crate) type WorkDone = Box<dyn FnOnce(&Loop, std::thread::Result<Box<dyn Any + Send>>)>;
+pub(crate) struct WorkDone {
+    /// The completion's type name, for the watchdog.
+    label: &'static str,
+    finish: Finish,
+}
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -75,9 +85,14 @@ impl Pool {
     fn submit(&'static self, job: Job) -> io::Result<()> {
         let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         q.jobs.push_back(job);
+        // A worker counted idle may already have been signalled for an earlier
+        // job and not yet taken it: only jobs beyond the idle count are covered
+        // by a new thread. (Checking `idle > 0` alone left a burst after a quiet
+        // spell on one thread.)
         if q.idle > 0 {
             self.ready.notify_one();
-        } else if q.threads < self.size {
+        }
+        if q.jobs.len() > q.idle && q.threads < self.size {
             let n = q.threads;
             std::thread::Builder::new()
                 .name(format!("waiter-pool-{n}"))
@@ -152,13 +167,16 @@ impl Loop {
         W: FnOnce() -> T + Send + 'static,
         D: FnOnce(&Loop, Result<T, WorkError>) + 'static,
     {
-        let finish: WorkDone = Box::new(move |lp, result| {
-            let result = match result {
-                Ok(value) => Ok(*value.downcast::<T>().expect("a job's result has the job's type")),
-                Err(payload) => Err(WorkError::Panicked(panic_message(&*payload))),
-            };
-            done(lp, result);
-        });
+        let finish: WorkDone = WorkDone {
+            label: std::any::type_name::<D>(),
+            finish: Box::new(move |lp, result| {
+                let result = match result {
+                    Ok(value) => Ok(*value.downcast::<T>().expect("a job's result has the job's type")),
+                    Err(payload) => Err(WorkError::Panicked(panic_message(&*payload))),
+                };
+                done(lp, result);
+            }),
+        };
         let id = self.inner.work.borrow_mut().insert(finish);
         let remote = self.inner.remote.clone();
         let submitted = pool().submit(Box::new(move || {
@@ -200,10 +218,10 @@ impl Loop {
         self.inner.work.borrow().len()
     }
 
-    pub(crate) fn finish_work(&self, id: usize, result: std::thread::Result<Box<dyn Any + Send>>) {
+    pub(crate) fn finish_work(&self, id: usize, result: JobResult) {
         let done = self.inner.work.borrow_mut().remove(id);
         if let Some(done) = done {
-            self.invoke("queue_work completion", |lp| done(lp, result));
+            self.invoke(done.label, |lp| (done.finish)(lp, result));
         }
     }
 }

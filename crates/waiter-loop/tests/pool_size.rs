@@ -1,0 +1,49 @@
+//! `WAITER_THREADPOOL_SIZE` resizes the pool. One test in this file: the
+//! pool reads the variable once per process, and nextest gives each test its
+//! own process, so nothing else here may touch the pool first.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use waiter_loop::Loop;
+
+#[test]
+fn pool_size_two_threads_run_four_200ms_jobs_in_two_rounds() {
+    // Before the first pool use, which reads the variable.
+    std::env::set_var("WAITER_THREADPOOL_SIZE", "2");
+    assert_eq!(waiter_loop::threadpool_size(), 2);
+
+    let lp = Loop::new().unwrap();
+    let guard = lp.set_timeout(Duration::from_secs(20), |_| panic!("guard: the test hung")).unwrap();
+    guard.unref();
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let done = lp.block_on(async {
+        let jobs: Vec<_> = (0..4u32)
+            .map(|i| {
+                let (running, most) = (running.clone(), most.clone());
+                lp.spawn_blocking(move || {
+                    most.fetch_max(running.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(200));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    i
+                })
+                .unwrap()
+            })
+            .collect();
+        let mut done = Vec::new();
+        for j in jobs {
+            done.push(j.await.unwrap());
+        }
+        done
+    });
+    let took = started.elapsed();
+    assert_eq!(done, [0, 1, 2, 3]);
+    assert_eq!(most.load(Ordering::SeqCst), 2, "two threads, both used");
+    assert!(took >= Duration::from_millis(400), "4 × 200 ms on 2 threads took {took:?}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert_eq!(lp.active_handles(), 0);
+    assert!(!lp.is_alive());
+}
