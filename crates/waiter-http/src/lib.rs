@@ -1,4 +1,10 @@
-//! waiter-http: the sans-I/O core of `waiter serve`.
+//! waiter-http: the HTTP/1.1 core of `waiter serve`, and the server built on it.
+//!
+//! Two layers. The sans-I/O modules below decide everything from bytes; the
+//! server layer ([`Server`], with the private `conn`, `send` and `file`
+//! modules) runs them on waiter-loop: a task per connection reads, parses,
+//! and answers with `writev` and `sendfile`, and file-system calls go to the
+//! thread pool behind an open-file cache.
 //!
 //! Everything a static file server decides from bytes alone lives here: bytes
 //! in, decisions out, with no socket, loop, clock or file in sight. The
@@ -20,6 +26,14 @@
 //! | [`range`] | 200 / 206 / 416 and which bytes | 9110 §14 |
 //! | [`response`] | the response head bytes, `multipart/byteranges`, `Content-Type` | 9110, 9112 |
 //! | [`status`] | status codes, reasons, `io::Error` → 404/403/500 | 9110 §15 |
+//!
+//! | server module | does |
+//! | --- | --- |
+//! | [`config`] | the root, policies, limits and timeouts |
+//! | [`server`] | a worker: listener, connection limit, graceful stop |
+//! | `conn` | one connection: read → parse → respond, keep-alive, pipelining, timeouts |
+//! | `file` | `stat`/`open`/`fstat` on the thread pool, the open-file cache |
+//! | `send` | one `writev`, or corked `writev` + `sendfile` |
 //!
 //! # Examples
 //!
@@ -51,11 +65,20 @@
 #![deny(missing_docs)]
 
 pub mod conditional;
+pub mod config;
+mod conn;
+mod file;
+mod notify;
 pub mod path;
 pub mod range;
 pub mod request;
 pub mod response;
+mod send;
+pub mod server;
 pub mod status;
+
+pub use config::Config;
+pub use server::{Server, Stopper};
 
 pub use conditional::{Conditions, ETag, LastModified, Precondition};
 pub use path::{CleanPath, PathError};

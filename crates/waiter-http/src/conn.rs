@@ -1,0 +1,464 @@
+//! One HTTP/1.1 connection: read → parse → respond, again and again, as one task.
+//!
+//! The state machine is the task's own control flow: wait idle for the first
+//! byte (keep-alive timeout, or the header timeout for a new connection),
+//! read until a head parses (header timeout for the whole head), answer it,
+//! skip a small body the request carried, and answer any request pipelined
+//! behind it from the bytes already read before reading again. Responses
+//! therefore leave in request order by construction.
+//!
+//! The read buffer exists only while a request is being read: an idle
+//! keep-alive connection owns no buffer (the first read of a request goes
+//! through a stack array, so a wake-up that finds nothing costs no
+//! allocation either).
+//!
+//! Every decision is delegated to the sans-I/O modules ([`crate::request`],
+//! [`crate::path`], [`crate::conditional`], [`crate::range`],
+//! [`crate::response`]); this file only sequences them and the I/O.
+
+use std::io;
+use std::net::Shutdown;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use waiter_loop::net::TcpStream;
+
+use crate::conditional::{self, Precondition};
+use crate::file::{FileBody, FileInfo, Lookup};
+use crate::notify::{race, Either};
+use crate::path::{self, CleanPath};
+use crate::range::{self, ByteRange, RangeDecision};
+use crate::request::{self, Body, Head, Method};
+use crate::response::{ContentRange, HeaderValue, Multipart, ResponseHead, ALLOW_GET_HEAD};
+use crate::send::{self, Body as SendBody};
+use crate::server::Worker;
+use crate::status::Status;
+
+/// Bytes a read asks for: a typical request head fits, and a pipelined
+/// batch of small ones arrives in few reads.
+const READ_CHUNK: usize = 4096;
+
+/// After the last response, how long and how much the connection keeps
+/// reading (and discarding) before it closes, so that unread request bytes do
+/// not make the kernel answer with a reset that destroys the response in
+/// flight (nginx's `lingering_close`, whose `lingering_time` is 30 s).
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 64 * 1024;
+
+/// How a connection ends.
+enum Close {
+    /// The peer went away, or stayed idle too long: just close.
+    Now,
+    /// The server ended it after a response: shut down writing, drain, close.
+    AfterResponse,
+}
+
+/// Serves `stream` until it closes; the worker's connection count is
+/// released when this returns.
+pub(crate) async fn serve(worker: Rc<Worker>, stream: TcpStream) {
+    let _slot = Slot(&worker);
+    // Pipelined responses are separate writes: without NODELAY the second
+    // waits for the client's delayed ACK of the first (40 ms).
+    let _ = stream.set_nodelay(true);
+    match run(&worker, &stream).await {
+        Ok(Close::Now) => {}
+        Ok(Close::AfterResponse) => linger(&worker, &stream).await,
+        Err(e) => {
+            let quiet = matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::TimedOut
+                    | io::ErrorKind::UnexpectedEof
+            );
+            if !quiet {
+                eprintln!("waiter: connection: {e}");
+            }
+        }
+    }
+}
+
+/// Releases a connection slot on drop (also when the task is dropped mid-way).
+struct Slot<'a>(&'a Worker);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.active.set(self.0.active.get() - 1);
+        self.0.closed.notify_all();
+    }
+}
+
+/// The unconsumed bytes read from the connection.
+#[derive(Default)]
+struct ReadBuf {
+    /// INVARIANT: `start <= data.len()`; `data` is empty (unallocated) when
+    /// nothing is pending.
+    data: Vec<u8>,
+    start: usize,
+}
+
+impl ReadBuf {
+    fn pending(&self) -> &[u8] {
+        &self.data[self.start..]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.data.len());
+        if self.start == self.data.len() {
+            *self = ReadBuf::default();
+        }
+    }
+
+    /// One non-blocking read: `Ok(0)` at end-of-stream, `WouldBlock` when
+    /// nothing is there.
+    fn try_fill(&mut self, stream: &TcpStream) -> io::Result<usize> {
+        if self.data.is_empty() {
+            let mut first = [0u8; READ_CHUNK];
+            let n = stream.try_read(&mut first)?;
+            self.data.extend_from_slice(&first[..n]);
+            return Ok(n);
+        }
+        if self.start > 0 {
+            self.data.drain(..self.start);
+            self.start = 0;
+        }
+        let len = self.data.len();
+        self.data.resize(len + READ_CHUNK, 0);
+        let read = stream.try_read(&mut self.data[len..]);
+        self.data.truncate(len + *read.as_ref().unwrap_or(&0));
+        read
+    }
+}
+
+/// Waits up to `limit` for readability; `Ok(false)` when the time ran out
+/// or the server is shutting down (if `idle`).
+async fn readable(worker: &Worker, stream: &TcpStream, limit: Duration, idle: bool) -> io::Result<bool> {
+    let wait = worker.lp.timeout(limit, stream.readable())?;
+    if !idle {
+        return match wait.await {
+            Ok(ready) => ready.map(|()| true),
+            Err(_elapsed) => Ok(false),
+        };
+    }
+    match race(wait, worker.shutdown.wait()).await {
+        Either::Left(Ok(ready)) => ready.map(|()| true),
+        Either::Left(Err(_)) | Either::Right(()) => Ok(false),
+    }
+}
+
+/// Reads more of a request, until `deadline`: `Some(true)` when bytes came,
+/// `Some(false)` when the time ran out, `None` at end-of-stream.
+async fn read_more(
+    worker: &Worker,
+    stream: &TcpStream,
+    buf: &mut ReadBuf,
+    deadline: Instant,
+) -> io::Result<Option<bool>> {
+    loop {
+        match buf.try_fill(stream) {
+            Ok(0) => return Ok(None),
+            Ok(_) => return Ok(Some(true)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() || !readable(worker, stream, left, false).await? {
+                    return Ok(Some(false));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn run(worker: &Worker, stream: &TcpStream) -> io::Result<Close> {
+    let config = &worker.config;
+    let mut buf = ReadBuf::default();
+    let mut served = 0usize;
+    loop {
+        // Idle: wait for the first byte of the next request.
+        if buf.pending().is_empty() {
+            let limit = if served == 0 { config.header_timeout } else { config.keepalive_timeout };
+            loop {
+                if worker.shutdown.is_set() {
+                    return Ok(Close::Now);
+                }
+                match buf.try_fill(stream) {
+                    Ok(0) => return Ok(Close::Now),
+                    Ok(_) => break,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if !readable(worker, stream, limit, true).await? {
+                            return Ok(Close::Now);
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+
+        let deadline = Instant::now() + config.header_timeout;
+        loop {
+            match request::parse_with(buf.pending(), &config.limits) {
+                Ok(Some((head, used))) => {
+                    served += 1;
+                    let body = head.body;
+                    let keep_alive = respond(worker, stream, &head, served).await?;
+                    buf.consume(used);
+                    if !keep_alive {
+                        return Ok(Close::AfterResponse);
+                    }
+                    if let Body::Length(mut left) = body {
+                        while left > 0 {
+                            if buf.pending().is_empty()
+                                && read_more(worker, stream, &mut buf, deadline).await? != Some(true)
+                            {
+                                return Ok(Close::Now);
+                            }
+                            let take = (buf.pending().len() as u64).min(left);
+                            buf.consume(take as usize);
+                            left -= take;
+                        }
+                    }
+                    break;
+                }
+                Ok(None) => match read_more(worker, stream, &mut buf, deadline).await? {
+                    Some(true) => {}
+                    Some(false) => {
+                        simple(worker, stream, Status::REQUEST_TIMEOUT, false, false, |_| {}).await?;
+                        return Ok(Close::AfterResponse);
+                    }
+                    None => return Ok(Close::Now),
+                },
+                Err(e) => {
+                    simple(worker, stream, e.status(), false, false, |_| {}).await?;
+                    return Ok(Close::AfterResponse);
+                }
+            }
+        }
+    }
+}
+
+/// Answers one request; returns whether the connection stays open.
+async fn respond(worker: &Worker, stream: &TcpStream, head: &Head<'_>, served: usize) -> io::Result<bool> {
+    let keep_alive = head.keep_alive && served < worker.config.max_requests && !worker.shutdown.is_set();
+    let is_head = head.method == Method::Head;
+    if let Method::Other(_) = head.method {
+        simple(worker, stream, Status::METHOD_NOT_ALLOWED, keep_alive, false, |r| {
+            r.allow = Some(&ALLOW_GET_HEAD)
+        })
+        .await?;
+        return Ok(keep_alive);
+    }
+    let path = match path::resolve(head.path) {
+        Ok(path) => path,
+        Err(e) => {
+            simple(worker, stream, e.status(), keep_alive, is_head, |_| {}).await?;
+            return Ok(keep_alive);
+        }
+    };
+    if path.has_dotfile() && !worker.config.dotfiles {
+        simple(worker, stream, Status::NOT_FOUND, keep_alive, is_head, |_| {}).await?;
+        return Ok(keep_alive);
+    }
+    let lookup = match worker.cache.lookup(&worker.lp, &worker.policy, &path).await {
+        Ok(lookup) => lookup,
+        Err(e) => {
+            eprintln!("waiter: lookup /{}: {e}", path.as_str());
+            Lookup::Error(Status::INTERNAL_SERVER_ERROR)
+        }
+    };
+    match lookup {
+        Lookup::Found(info) => send_file(worker, stream, head, &info, keep_alive).await?,
+        Lookup::Redirect => {
+            let location = location(&path, head.path);
+            simple(worker, stream, Status::MOVED_PERMANENTLY, keep_alive, is_head, |r| {
+                r.location = Some(&location)
+            })
+            .await?
+        }
+        Lookup::Error(status) => simple(worker, stream, status, keep_alive, is_head, |_| {}).await?,
+    }
+    Ok(keep_alive)
+}
+
+/// The slash form of a directory's path, percent-encoded, with the query kept.
+fn location(path: &CleanPath, target: &str) -> HeaderValue {
+    let mut out = String::from("/");
+    for segment in path.segments() {
+        for &b in segment.as_bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        out.push('/');
+    }
+    if let Some(query) = target.find('?').map(|i| &target[i..]) {
+        if HeaderValue::new(format!("{out}{query}")).is_ok() {
+            out.push_str(query);
+        }
+    }
+    // Only ASCII pushed above, and the query was checked: this cannot fail.
+    HeaderValue::new(out).unwrap_or(HeaderValue::from_static("/"))
+}
+
+/// A response with a short text body (`404 Not Found`): errors, 405, 301.
+async fn simple<'h>(
+    worker: &Worker,
+    stream: &TcpStream,
+    status: Status,
+    keep_alive: bool,
+    is_head: bool,
+    extra: impl FnOnce(&mut ResponseHead<'h>),
+) -> io::Result<()> {
+    static TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+    let text = format!("{status}\n");
+    let mut response = ResponseHead::new(status);
+    response.keep_alive = keep_alive;
+    response.content_type = Some(&TEXT);
+    response.content_length = Some(text.len() as u64);
+    extra(&mut response);
+    let mut out = Vec::with_capacity(256);
+    worker.write_head(&response, &mut out);
+    let body = if is_head { SendBody::Empty } else { SendBody::Memory(vec![text.as_bytes()]) };
+    send::send(&worker.lp, stream, worker.config.send_timeout, &out, body).await
+}
+
+/// 200, 206, 304, 412 or 416 for a found file.
+async fn send_file(
+    worker: &Worker,
+    stream: &TcpStream,
+    head: &Head<'_>,
+    info: &FileInfo,
+    keep_alive: bool,
+) -> io::Result<()> {
+    let config = &worker.config;
+    let now = SystemTime::now();
+    let mut response = ResponseHead::new(Status::OK);
+    response.keep_alive = keep_alive;
+    response.etag = Some(&info.etag);
+    response.last_modified = Some(&info.modified);
+    response.cache_control = config.cache_control.as_ref();
+    match conditional::evaluate(&head.conditions(), &info.etag, &info.modified, now) {
+        Precondition::Proceed => {}
+        Precondition::NotModified => {
+            response.status = Status::NOT_MODIFIED;
+            let mut out = Vec::with_capacity(256);
+            worker.write_head(&response, &mut out);
+            return send::send(&worker.lp, stream, config.send_timeout, &out, SendBody::Empty).await;
+        }
+        Precondition::Failed => {
+            return simple(
+                worker,
+                stream,
+                Status::PRECONDITION_FAILED,
+                keep_alive,
+                head.method == Method::Head,
+                |_| {},
+            )
+            .await
+        }
+    }
+    response.accept_ranges = true;
+    response.content_type = Some(&info.content_type);
+
+    let decision = match (&head.method, &head.fields.range) {
+        (Method::Get, Some(value)) => {
+            let allowed = head
+                .fields
+                .if_range
+                .as_deref()
+                .map_or(true, |if_range| range::if_range_allows(if_range, &info.etag, &info.modified));
+            if allowed {
+                range::evaluate(value, info.len, config.max_ranges)
+            } else {
+                RangeDecision::Full
+            }
+        }
+        _ => RangeDecision::Full,
+    };
+    let whole = ByteRange { first: 0, last: info.len.saturating_sub(1) };
+    let (ranges, multipart) = match decision {
+        RangeDecision::Full => {
+            response.content_length = Some(info.len);
+            (if info.len == 0 { vec![] } else { vec![whole] }, None)
+        }
+        RangeDecision::Partial(ranges) if ranges.len() == 1 => {
+            response.status = Status::PARTIAL_CONTENT;
+            response.content_length = Some(ranges[0].len());
+            response.content_range = Some(ContentRange::Bytes { range: ranges[0], len: info.len });
+            (ranges, None)
+        }
+        RangeDecision::Partial(ranges) => {
+            let seed = worker.boundary_seed();
+            (ranges, Some(Multipart::new(seed, &info.content_type, info.len)))
+        }
+        RangeDecision::Unsatisfiable => {
+            response.status = Status::RANGE_NOT_SATISFIABLE;
+            response.content_type = None;
+            response.content_length = Some(0);
+            response.content_range = Some(ContentRange::Unsatisfied { len: info.len });
+            (vec![], None)
+        }
+    };
+    let multipart_type = multipart.as_ref().map(Multipart::content_type);
+    if let (Some(mp), Some(ct)) = (&multipart, &multipart_type) {
+        response.status = Status::PARTIAL_CONTENT;
+        response.content_type = Some(ct);
+        response.content_length = Some(mp.body_len(&ranges));
+    }
+    let mut out = Vec::with_capacity(512);
+    worker.write_head(&response, &mut out);
+    if head.method == Method::Head || ranges.is_empty() {
+        return send::send(&worker.lp, stream, config.send_timeout, &out, SendBody::Empty).await;
+    }
+
+    // Framing before each range (empty for a plain body) and after the last.
+    let mut framing: Vec<Vec<u8>> = Vec::with_capacity(ranges.len());
+    let mut trailer = Vec::new();
+    for &r in &ranges {
+        let mut part = Vec::new();
+        if let Some(mp) = &multipart {
+            mp.write_part_header(&mut part, r);
+        }
+        framing.push(part);
+    }
+    if let Some(mp) = &multipart {
+        mp.write_trailer(&mut trailer);
+    }
+    let body = match &info.body {
+        FileBody::Memory(bytes) => {
+            let mut pieces: Vec<&[u8]> = Vec::with_capacity(ranges.len() * 2 + 1);
+            for (part, r) in framing.iter().zip(&ranges) {
+                pieces.push(part);
+                // Ranges were resolved against `info.len`, which is `bytes.len()`.
+                pieces.push(bytes.get(r.first as usize..=r.last as usize).unwrap_or_default());
+            }
+            pieces.push(&trailer);
+            SendBody::Memory(pieces)
+        }
+        FileBody::Open(file) => {
+            SendBody::File { file, parts: framing.into_iter().zip(ranges.iter().copied()).collect(), trailer }
+        }
+    };
+    send::send(&worker.lp, stream, config.send_timeout, &out, body).await
+}
+
+/// Closes after a final response: shut down writing so the client reads
+/// end-of-stream, then read and discard what it still sends for a while.
+async fn linger(worker: &Worker, stream: &TcpStream) {
+    if stream.shutdown(Shutdown::Write).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER_TIME;
+    let mut drained = 0;
+    // On the heap: an array here would sit in every connection's future, idle ones included.
+    let mut sink = vec![0u8; 4096];
+    while drained < LINGER_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(read) = worker.lp.timeout(left, stream.read(&mut sink)) else { return };
+        match read.await {
+            Ok(Ok(n)) if n > 0 => drained += n,
+            _ => return,
+        }
+    }
+}

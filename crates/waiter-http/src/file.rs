@@ -1,0 +1,218 @@
+//! Finding the file a request names: `stat`, `open`, `fstat` on the thread
+//! pool, and an open-file cache so hot files cost no system call at all.
+//!
+//! Why the pool: `open` and `stat` block on a cold disk or a network file
+//! system, and a blocked loop stalls every connection of its worker. Why the
+//! cache (nginx's `open_file_cache`): the second seed's picture of a request
+//! is `recv` → `writev` → `sendfile` → `epoll_wait`, with no `open`/`fstat`
+//! in it. A hit is trusted for [`REVALIDATE`]; after that the next request
+//! looks the file up again, so a changed file is served within a second.
+//!
+//! Safety rules applied here, on the pool thread, before any `open`:
+//! - only regular files are opened: the target is `stat`ed first and opened
+//!   `O_NONBLOCK` (a fifo swapped in meanwhile cannot block the open), then
+//!   `fstat`ed again and refused unless still a regular file;
+//! - unless symlinks may be followed, the canonical path must stay under
+//!   the root (403 otherwise). The check and the `open` are two steps: a
+//!   symlink swapped in between them by someone with write access to the
+//!   root is not caught (nginx's `disable_symlinks` has the same window
+//!   without `O_PATH` walking);
+//! - a directory is served through its `index.html`; without a trailing
+//!   slash it is a redirect to the slash form.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fs::{File, Metadata, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use waiter_loop::Loop;
+
+use crate::conditional::{ETag, LastModified};
+use crate::path::CleanPath;
+use crate::response::{content_type_for, HeaderValue};
+use crate::status::{status_for_io_error, Status};
+
+/// How long a cache entry is trusted without looking at the file again:
+/// nginx's `open_file_cache_valid` default is 60 s; 1 s keeps edits visible
+/// at once to a person reloading a page, for one lookup per second per file.
+pub(crate) const REVALIDATE: Duration = Duration::from_secs(1);
+
+/// Entries kept per worker. Past it the cache starts over: simpler than an
+/// LRU, and a working set larger than this is not "hot" anyway.
+const MAX_ENTRIES: usize = 4096;
+
+/// `O_NONBLOCK` on Linux (x86, ARM, RISC-V; not Alpha, MIPS, PA-RISC or SPARC):
+/// this crate takes no libc dependency for one constant.
+const O_NONBLOCK: i32 = 0o4000;
+
+/// A file ready to serve, with its validators.
+#[derive(Debug)]
+pub(crate) struct FileInfo {
+    /// The bytes: in memory for small files, an open descriptor for large ones.
+    pub(crate) body: FileBody,
+    /// The size in bytes.
+    pub(crate) len: u64,
+    /// `ETag` from mtime and size.
+    pub(crate) etag: ETag,
+    /// `Last-Modified` from mtime.
+    pub(crate) modified: LastModified,
+    /// `Content-Type` from the file name's extension.
+    pub(crate) content_type: HeaderValue,
+}
+
+/// Where a file's bytes are.
+#[derive(Debug)]
+pub(crate) enum FileBody {
+    /// The whole file, read once on a miss.
+    Memory(Rc<[u8]>),
+    /// An open descriptor for `sendfile`, which takes explicit offsets, so
+    /// every connection can share it.
+    Open(Rc<File>),
+}
+
+/// What a lookup found.
+#[derive(Debug)]
+pub(crate) enum Lookup {
+    /// A regular file.
+    Found(Rc<FileInfo>),
+    /// A directory named without its trailing slash: 301 to the slash form.
+    Redirect,
+    /// 403, 404 or 500 (already logged).
+    Error(Status),
+}
+
+/// The policy a lookup runs under.
+#[derive(Clone, Debug)]
+pub(crate) struct Policy {
+    pub(crate) root: PathBuf,
+    pub(crate) follow_symlinks: bool,
+    pub(crate) small_file_limit: u64,
+}
+
+/// What a pool thread sends back (`Send`, unlike [`FileInfo`]).
+enum Opened {
+    Memory(Vec<u8>, Metadata, PathBuf),
+    Open(File, Metadata, PathBuf),
+    Redirect,
+    Error(Status),
+}
+
+/// One worker's open-file cache, keyed by the normalised request path.
+#[derive(Debug, Default)]
+pub(crate) struct FileCache {
+    entries: RefCell<HashMap<String, (Rc<FileInfo>, Instant)>>,
+}
+
+impl FileCache {
+    /// Looks `path` up: from the cache when fresh, else on the thread pool.
+    ///
+    /// # Errors
+    ///
+    /// The pool failing to take the job (a failed `open` is a [`Lookup::Error`]).
+    pub(crate) async fn lookup(&self, lp: &Loop, policy: &Policy, path: &CleanPath) -> io::Result<Lookup> {
+        let key =
+            if path.trailing_slash() { format!("{}/", path.as_str()) } else { path.as_str().to_owned() };
+        let now = Instant::now();
+        if let Some((info, checked)) = self.entries.borrow().get(&key) {
+            if now.duration_since(*checked) < REVALIDATE {
+                return Ok(Lookup::Found(info.clone()));
+            }
+        }
+        let (policy, rel, dir_form) = (policy.clone(), path.to_path_buf(), path.trailing_slash());
+        let opened = lp.spawn_blocking(move || open(&policy, &rel, dir_form))?.await?;
+        let (body, meta, name) = match opened {
+            Opened::Memory(bytes, meta, name) => (FileBody::Memory(bytes.into()), meta, name),
+            Opened::Open(file, meta, name) => (FileBody::Open(Rc::new(file)), meta, name),
+            Opened::Redirect => return Ok(Lookup::Redirect),
+            Opened::Error(status) => {
+                self.entries.borrow_mut().remove(&key);
+                return Ok(Lookup::Error(status));
+            }
+        };
+        let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        let info = Rc::new(FileInfo {
+            body,
+            len: meta.len(),
+            etag: ETag::for_file(mtime, meta.len()),
+            modified: LastModified::new(mtime),
+            content_type: content_type_for(&name),
+        });
+        let mut entries = self.entries.borrow_mut();
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, (info.clone(), Instant::now()));
+        Ok(Lookup::Found(info))
+    }
+}
+
+/// The blocking half, on a pool thread: see the module notes for the rules.
+fn open(policy: &Policy, rel: &Path, dir_form: bool) -> Opened {
+    match try_open(policy, rel, dir_form) {
+        Ok(opened) => opened,
+        Err(e) => {
+            let status = status_for_io_error(&e);
+            if status == Status::INTERNAL_SERVER_ERROR {
+                eprintln!("waiter: open {}: {e}", policy.root.join(rel).display());
+            }
+            Opened::Error(status)
+        }
+    }
+}
+
+fn try_open(policy: &Policy, rel: &Path, dir_form: bool) -> io::Result<Opened> {
+    // The type comes from the name asked for, as in nginx, not a symlink's target.
+    let mut name = rel.to_path_buf();
+    let mut target = checked(policy, policy.root.join(rel))?;
+    let mut meta = std::fs::metadata(&target)?;
+    if meta.is_dir() {
+        if !dir_form {
+            return Ok(Opened::Redirect);
+        }
+        name.push("index.html");
+        // A directory without an index is 403, as nginx answers without autoindex.
+        match checked(policy, target.join("index.html")).and_then(|t| Ok((std::fs::metadata(&t)?, t))) {
+            Ok((index_meta, index)) if !index_meta.is_dir() => (meta, target) = (index_meta, index),
+            Ok(_) => return Ok(Opened::Error(Status::FORBIDDEN)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Opened::Error(Status::FORBIDDEN)),
+            Err(e) => return Err(e),
+        }
+    }
+    if !meta.is_file() {
+        return Ok(Opened::Error(Status::NOT_FOUND));
+    }
+    let mut file = OpenOptions::new().read(true).custom_flags(O_NONBLOCK).open(&target)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(Opened::Error(Status::NOT_FOUND));
+    }
+    if meta.len() > policy.small_file_limit {
+        return Ok(Opened::Open(file, meta, name));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // `take`: a file growing meanwhile must not outgrow what `len` announces.
+    (&mut file).take(meta.len()).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 != meta.len() {
+        // It shrank between `fstat` and `read`: serve it next time, not torn now.
+        return Err(io::Error::other(format!("{} changed while being read", target.display())));
+    }
+    Ok(Opened::Memory(bytes, meta, name))
+}
+
+/// `path`, or 403 (`PermissionDenied`) when it leads outside the root
+/// through a symlink and symlinks may not be followed.
+fn checked(policy: &Policy, path: PathBuf) -> io::Result<PathBuf> {
+    if policy.follow_symlinks {
+        return Ok(path);
+    }
+    let real = std::fs::canonicalize(&path)?;
+    if real.starts_with(&policy.root) {
+        Ok(real)
+    } else {
+        Err(io::Error::new(io::ErrorKind::PermissionDenied, "symlink leads outside the root"))
+    }
+}

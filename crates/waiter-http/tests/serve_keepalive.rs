@@ -1,0 +1,131 @@
+//! `waiter serve` connection handling: keep-alive, pipelining, HTTP/1.0, `Connection: close`, limits.
+
+mod serve_common;
+
+use std::io::Write;
+
+use serve_common::{closed_by_server, read_response, start};
+
+#[test]
+fn two_requests_on_one_connection() {
+    let server = start(&[("a.txt", b"A"), ("b.txt", b"BB")], |_| {});
+    let mut stream = server.connect();
+    stream.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let r = read_response(&mut stream, false).unwrap();
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"A"[..]), "first");
+    assert_eq!(r.header("Connection"), Some("keep-alive"), "kept alive");
+    stream.write_all(b"GET /b.txt HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let r = read_response(&mut stream, false).unwrap();
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"BB"[..]), "second on the same connection");
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let server = start(&[("a.txt", b"A"), ("b.txt", b"BB"), ("c.txt", b"CCC")], |_| {});
+    let mut stream = server.connect();
+    stream
+        .write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\nGET /nope HTTP/1.1\r\nHost: t\r\n\r\nGET /b.txt HTTP/1.1\r\nHost: t\r\n\r\nGET /c.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let bodies: Vec<(u16, Vec<u8>)> =
+        (0..4).map(|_| read_response(&mut stream, false).unwrap()).map(|r| (r.status, r.body)).collect();
+    assert_eq!(bodies[0], (200, b"A".to_vec()), "first");
+    assert_eq!(bodies[1].0, 404, "second");
+    assert_eq!(bodies[2], (200, b"BB".to_vec()), "third");
+    assert_eq!(bodies[3], (200, b"CCC".to_vec()), "fourth");
+    assert!(closed_by_server(&mut stream), "closed after Connection: close");
+}
+
+#[test]
+fn http10_without_keep_alive_closes() {
+    let server = start(&[("a.txt", b"A")], |_| {});
+    let mut stream = server.connect();
+    stream.write_all(b"GET /a.txt HTTP/1.0\r\n\r\n").unwrap();
+    let r = read_response(&mut stream, false).unwrap();
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"A"[..]), "served");
+    assert_eq!(r.header("Connection"), Some("close"), "Connection: close");
+    assert!(closed_by_server(&mut stream), "closed");
+
+    let mut stream = server.connect();
+    stream.write_all(b"GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap();
+    let r = read_response(&mut stream, false).unwrap();
+    assert_eq!(r.header("Connection"), Some("keep-alive"), "1.0 with keep-alive");
+    stream.write_all(b"GET /a.txt HTTP/1.0\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut stream, false).unwrap().body, b"A", "second 1.0 request");
+}
+
+#[test]
+fn connection_close_closes() {
+    let server = start(&[("a.txt", b"A")], |_| {});
+    let mut stream = server.connect();
+    stream.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").unwrap();
+    let r = read_response(&mut stream, false).unwrap();
+    assert_eq!(r.header("Connection"), Some("close"), "Connection: close");
+    assert!(closed_by_server(&mut stream), "closed");
+}
+
+#[test]
+fn max_requests_per_connection() {
+    let server = start(&[("a.txt", b"A")], |c| c.max_requests = 2);
+    let mut stream = server.connect();
+    stream
+        .write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut stream, false).unwrap().header("Connection"), Some("keep-alive"), "first");
+    assert_eq!(
+        read_response(&mut stream, false).unwrap().header("Connection"),
+        Some("close"),
+        "second is the last"
+    );
+    assert!(closed_by_server(&mut stream), "closed");
+}
+
+#[test]
+fn body_on_get_is_discarded_without_desync() {
+    let server = start(&[("a.txt", b"A"), ("b.txt", b"B")], |_| {});
+    let mut stream = server.connect();
+    stream
+        .write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 26\r\n\r\nGET /evil HTTP/1.1\r\nX: \r\n\r\nGET /b.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut stream, false).unwrap().body, b"A", "first");
+    assert_eq!(read_response(&mut stream, false).unwrap().body, b"B", "the body was skipped, not parsed");
+}
+
+#[test]
+fn idle_keep_alive_times_out() {
+    let server = start(&[("a.txt", b"A")], |c| c.keepalive_timeout = std::time::Duration::from_millis(200));
+    let mut stream = server.connect();
+    stream.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    read_response(&mut stream, false).unwrap();
+    let start = std::time::Instant::now();
+    assert!(closed_by_server(&mut stream), "closed when idle");
+    let waited = start.elapsed();
+    assert!(waited >= std::time::Duration::from_millis(150), "not before the timeout: {waited:?}");
+}
+
+#[test]
+fn max_connections_pauses_accepting() {
+    let server = start(&[("a.txt", b"A")], |c| c.max_connections = 1);
+    let mut first = server.connect();
+    first.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    read_response(&mut first, false).unwrap();
+    let mut second = server.connect();
+    second.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    second.set_read_timeout(Some(std::time::Duration::from_millis(300))).unwrap();
+    let mut byte = [0u8; 1];
+    let early = std::io::Read::read(&mut second, &mut byte);
+    assert!(early.is_err(), "no answer while the first connection holds the only slot: {early:?}");
+    drop(first);
+    second.set_read_timeout(Some(serve_common::CLIENT_TIMEOUT)).unwrap();
+    let r = read_response(&mut second, false).unwrap();
+    assert_eq!(r.body, b"A", "served once the slot freed");
+}
+
+#[test]
+fn stop_closes_idle_connections() {
+    let server = start(&[("a.txt", b"A")], |_| {});
+    let mut stream = server.connect();
+    stream.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    read_response(&mut stream, false).unwrap();
+    server.stop(); // fails the test if the idle connection kept the server from stopping
+    assert!(closed_by_server(&mut stream), "idle connection closed");
+}

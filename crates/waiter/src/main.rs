@@ -1,0 +1,132 @@
+//! `waiter`: the command-line entry point. `waiter serve [ROOT]` runs the static file server.
+//!
+//! The process model is nginx's: the main thread blocks SIGINT, SIGTERM and
+//! SIGHUP before any other thread exists (so they reach its signalfd only),
+//! starts N worker threads, each with its own loop and `SO_REUSEPORT`
+//! listener, and then waits for a signal. SIGINT/SIGTERM stop the workers
+//! gracefully, bounded by `--shutdown-timeout`; SIGHUP is accepted and
+//! ignored until there is an access log to reopen.
+#![deny(missing_docs)]
+
+mod cli;
+
+use std::io;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Instant;
+
+use waiter_http::{Server, Stopper};
+use waiter_loop::{Loop, Signal};
+
+use cli::ServeArgs;
+
+fn main() -> ExitCode {
+    let matches = cli::command().get_matches();
+    let Some(("serve", m)) = matches.subcommand() else { unreachable!("clap requires a subcommand") };
+    let args = match cli::serve_args(m) {
+        Ok(args) => args,
+        Err(msg) => {
+            eprintln!("waiter: {msg}");
+            return ExitCode::from(1);
+        }
+    };
+    match serve(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("waiter: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A running worker thread: how to stop it.
+struct WorkerThread {
+    stopper: Stopper,
+}
+
+fn serve(args: ServeArgs) -> io::Result<ExitCode> {
+    let signals = [Signal::INT, Signal::TERM, Signal::HUP];
+    waiter_loop::block_signals(&signals)?;
+    let main_loop = Loop::new()?;
+    let mut watch = main_loop.signals(&signals)?;
+
+    let (done_tx, done_rx) = mpsc::channel::<io::Result<()>>();
+    let mut workers = Vec::with_capacity(args.workers);
+    let mut addr = args.listen;
+    for n in 0..args.workers {
+        // Worker 0 picks the port when asked for port 0; the rest share it.
+        let (stopper, bound) = start_worker(n, addr, &args, done_tx.clone())?;
+        addr = bound;
+        workers.push(WorkerThread { stopper });
+    }
+    drop(done_tx);
+    println!(
+        "waiter: serving {} on http://{addr} ({} worker{}, {})",
+        args.config.root().display(),
+        args.workers,
+        if args.workers == 1 { "" } else { "s" },
+        main_loop.backend().name(),
+    );
+
+    let signal = main_loop.block_on(async {
+        loop {
+            let signal = watch.recv().await;
+            if signal != Signal::HUP {
+                return signal;
+            }
+        }
+    });
+    eprintln!("waiter: {}: finishing in-flight responses", signal.name());
+    for worker in &workers {
+        // A worker whose loop is gone has stopped already.
+        let _ = worker.stopper.stop();
+    }
+    let deadline = Instant::now() + args.shutdown_timeout;
+    let mut failed = false;
+    for _ in 0..workers.len() {
+        match done_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                eprintln!("waiter: worker: {e}");
+                failed = true;
+            }
+            Err(_) => {
+                eprintln!("waiter: shutdown timeout: exiting with responses still in flight");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Starts worker `n` listening on `addr`; returns its stopper and bound address.
+fn start_worker(
+    n: usize,
+    addr: SocketAddr,
+    args: &ServeArgs,
+    done: mpsc::Sender<io::Result<()>>,
+) -> io::Result<(Stopper, SocketAddr)> {
+    let config = args.config.clone();
+    let (ready_tx, ready_rx) = mpsc::channel::<io::Result<(Stopper, SocketAddr)>>();
+    std::thread::Builder::new()
+        .name(format!("waiter-worker-{n}"))
+        .spawn(move || {
+            let started = Loop::new().and_then(|lp| {
+                let server = Server::bind(&lp, addr, config, true)?;
+                Ok((lp, server))
+            });
+            let (lp, server) = match started {
+                Ok(started) => started,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            let bound = server.local_addr();
+            let _ = ready_tx.send(bound.map(|a| (server.stopper(), a)));
+            let _ = done.send(lp.block_on(server.run()));
+        })
+        .map_err(|e| io::Error::new(e.kind(), format!("starting worker {n}: {e}")))?;
+    ready_rx.recv().map_err(|_| io::Error::other(format!("worker {n} died while starting")))?
+}

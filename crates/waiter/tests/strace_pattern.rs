@@ -1,0 +1,88 @@
+//! The second seed's picture, checked with `strace -f` on the real binary:
+//! for keep-alive requests of a hot small file the server makes one `read`
+//! with the request and one `writev` with head and body, and never `open`s
+//! or `stat`s the file again (the open-file cache).
+
+mod common;
+
+use common::{connect, get, kill, root_with, spawn, wait_exit};
+
+/// The length of the request `common::get` sends for `path`, as strace prints it.
+fn request_len(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").len().to_string()
+}
+
+/// One traced system call: `(name, result)`.
+fn calls(trace: &str) -> Vec<(String, String)> {
+    trace
+        .lines()
+        .filter_map(|line| {
+            let rest = line.split_once(' ')?.1.trim_start();
+            let name = match rest.strip_prefix("<... ") {
+                Some(resumed) => resumed.split_whitespace().next()?,
+                None => rest.split('(').next()?,
+            };
+            let result = rest.rsplit_once(" = ")?.1;
+            Some((name.to_owned(), result.to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn hot_small_file_is_one_read_and_one_writev() {
+    let root = root_with("strace", &[("s.txt", b"0123456789")]);
+    let trace_file = root.with_extension("trace");
+    let trace_path = trace_file.to_str().unwrap();
+    let prefix = [
+        "strace",
+        "-f",
+        "-qq",
+        "-s",
+        "64",
+        "-o",
+        trace_path,
+        "-e",
+        "trace=read,recvfrom,writev,sendfile,openat,fstat,newfstatat,statx",
+    ];
+    let mut server = spawn(&prefix, &root, &["--workers", "1"]);
+    let mut stream = connect(server.addr);
+    assert_eq!(get(&mut stream, "/s.txt?cold", 10), b"0123456789", "cold request");
+    for _ in 0..3 {
+        assert_eq!(get(&mut stream, "/s.txt?hot", 10), b"0123456789", "hot request");
+    }
+    drop(stream);
+    // strace's child is the server.
+    let children =
+        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", server.child.id())).unwrap();
+    let pid: u32 = children.split_whitespace().next().expect("the traced server").parse().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    kill(pid, "TERM");
+    wait_exit(&mut server.child);
+
+    let trace = std::fs::read_to_string(&trace_file).unwrap();
+    let all = calls(&trace);
+    let (cold_len, hot_len) = (request_len("/s.txt?cold"), request_len("/s.txt?hot"));
+    let first_hot = all.iter().position(|(n, r)| n == "read" && *r == cold_len).and_then(|cold| {
+        all.iter().skip(cold + 1).position(|(n, r)| n == "read" && *r == hot_len).map(|i| cold + 1 + i)
+    });
+    let start = first_hot.unwrap_or_else(|| panic!("no hot request read in the trace:\n{trace}"));
+    let end = all.iter().position(|(n, r)| n == "read" && r == "0").expect("end-of-stream read");
+    let window = &all[start..end];
+    let count =
+        |name: &str, pred: &dyn Fn(&str) -> bool| window.iter().filter(|(n, r)| n == name && pred(r)).count();
+    let data = |r: &str| r.parse::<i64>().is_ok_and(|n| n > 0);
+    assert_eq!(count("read", &|r| *r == hot_len), 3, "one read per hot request\n{trace}");
+    assert_eq!(count("writev", &data), 3, "one writev per hot request (head + body)\n{trace}");
+    for name in ["openat", "statx", "fstat", "newfstatat", "sendfile"] {
+        assert_eq!(count(name, &|_| true), 0, "no {name} for a hot file\n{trace}");
+    }
+    let other: Vec<_> = window
+        .iter()
+        .filter(|(n, r)| {
+            !(n == "read" && (*r == hot_len || r.starts_with("-1 EAGAIN"))) && !(n == "writev" && data(r))
+        })
+        .collect();
+    assert!(other.is_empty(), "only reads, EAGAIN reads and writevs: {other:?}");
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_file(&trace_file);
+}
