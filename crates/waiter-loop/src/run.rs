@@ -69,12 +69,14 @@ impl Loop {
             self.update_time();
             let timers = self.run_timers();
             let pending = self.run_pending();
+            // One fresh clock read serves both the timeout and the idle-time metric.
+            let before_poll = Instant::now();
             let timeout = match mode {
-                RunMode::Once if pending == 0 => self.backend_timeout(),
-                RunMode::Default => self.backend_timeout(),
+                RunMode::Once if pending == 0 => self.backend_timeout(before_poll),
+                RunMode::Default => self.backend_timeout(before_poll),
                 _ => Some(Duration::ZERO),
             };
-            let events = self.poll_io(timeout)?;
+            let events = self.poll_io(timeout, before_poll)?;
             let check = self.run_check();
             let closing = self.run_closing();
             let mut trace = TickTrace { timers, pending, timeout, events, check, closing };
@@ -97,7 +99,7 @@ impl Loop {
 
     /// How long poll may block: not at all when callbacks are already
     /// waiting, until the next timer otherwise, or indefinitely.
-    fn backend_timeout(&self) -> Option<Duration> {
+    fn backend_timeout(&self, now: Instant) -> Option<Duration> {
         let i = &self.inner;
         if i.stopped.get()
             || !i.pending.borrow().is_empty()
@@ -109,7 +111,8 @@ impl Loop {
         }
         let deadline = i.timers.borrow_mut().next_deadline()?;
         // Measured from a fresh clock: the tick's own work has used some of the wait.
-        Some(Duration::from_nanos(deadline.saturating_sub(i.clock_nanos())))
+        let now = now.duration_since(i.epoch).as_nanos() as u64;
+        Some(Duration::from_nanos(deadline.saturating_sub(now)))
     }
 
     /// Runs every timer due at the cached `now`, in (deadline, start) order.
@@ -161,10 +164,9 @@ impl Loop {
     }
 
     /// Waits for readiness up to `timeout` and dispatches each event.
-    fn poll_io(&self, timeout: Option<Duration>) -> io::Result<usize> {
+    fn poll_io(&self, timeout: Option<Duration>, started: Instant) -> io::Result<usize> {
         self.inner.phase.set(Phase::Poll);
         let mut events = std::mem::take(&mut *self.inner.events.borrow_mut());
-        let started = Instant::now();
         let waited = self.wait_for_events(&mut events, timeout, started);
         let woke = Instant::now();
         self.inner.metrics.record_poll(woke - started, events.len());
@@ -216,7 +218,7 @@ impl Loop {
             let next = {
                 let mut q = self.inner.immediates.borrow_mut();
                 let Some((id, cb)) = q.queue.pop_front() else { break };
-                if q.cleared.remove(&id) {
+                if !q.cleared.is_empty() && q.cleared.remove(&id) {
                     continue;
                 }
                 cb

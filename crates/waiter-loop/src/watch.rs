@@ -55,7 +55,13 @@ impl Watcher {
     fn wanted(&self, edge: bool) -> Option<Interest> {
         match &self.kind {
             Kind::Callback { interest, .. } => Some(*interest),
-            Kind::Io { .. } if edge => Some(Interest::BOTH),
+            // Edge-triggered: readable for good (no epoll_ctl per wait), writable
+            // from the first time a writer has to wait, and then for good too,
+            // so a connection whose responses always fit costs no EPOLLOUT wake-up.
+            Kind::Io { writer, .. } if edge => {
+                let writable = writer.is_some() || self.registered.is_some_and(Interest::is_writable);
+                Some(if writable { Interest::BOTH } else { Interest::READABLE })
+            }
             Kind::Io { reader, writer, .. } => match (reader.is_some(), writer.is_some()) {
                 (true, true) => Some(Interest::BOTH),
                 (true, false) => Some(Interest::READABLE),
@@ -318,9 +324,7 @@ impl Registration {
             None => Poll::Ready(Err(io::Error::new(io::ErrorKind::NotFound, "deregistered"))),
             Some(Some(r)) => Poll::Ready(Ok(r)),
             Some(None) => {
-                if !inner.edge {
-                    inner.sync_interest(self.key)?;
-                }
+                inner.sync_interest(self.key)?;
                 Poll::Pending
             }
         }
@@ -328,16 +332,31 @@ impl Registration {
 
     /// Forgets cached readiness for `dir` after an operation said `WouldBlock`.
     pub(crate) fn clear_ready(&self, dir: Interest) {
+        let mut gone = Readiness::ERROR;
+        if dir.is_readable() {
+            gone = gone | Readiness::READABLE | Readiness::HUP;
+        }
+        if dir.is_writable() {
+            gone = gone | Readiness::WRITABLE;
+        }
+        self.clear_bits(gone);
+    }
+
+    /// Whether the cached readiness serves `dir` (an operation may succeed).
+    pub(crate) fn is_ready(&self, dir: Interest) -> bool {
+        self.inner.upgrade().is_some_and(|inner| {
+            matches!(
+                inner.watchers.borrow().get(self.key),
+                Some(Watcher { kind: Kind::Io { ready, .. }, .. }) if ready.satisfies(dir)
+            )
+        })
+    }
+
+    /// Forgets exactly the cached readiness bits in `gone`.
+    pub(crate) fn clear_bits(&self, gone: Readiness) {
         let Some(inner) = self.inner.upgrade() else { return };
         inner.update_watcher(self.key, |w| {
             if let Kind::Io { ready, .. } = &mut w.kind {
-                let mut gone = Readiness::ERROR;
-                if dir.is_readable() {
-                    gone = gone | Readiness::READABLE | Readiness::HUP;
-                }
-                if dir.is_writable() {
-                    gone = gone | Readiness::WRITABLE;
-                }
                 *ready = ready.remove(gone);
             }
         });

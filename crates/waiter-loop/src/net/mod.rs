@@ -153,11 +153,16 @@ impl SocketIo {
 
     /// Runs `op` once, without waiting; a `WouldBlock` clears the cached
     /// readiness, so that the next wait parks until the backend reports more.
+    /// When the socket is already known not to be ready, `op` is not even
+    /// tried: the answer would be `EAGAIN`, so it is given without the syscall.
     pub(crate) fn try_io<R>(
         &self,
         dir: Interest,
         op: impl FnOnce(BorrowedFd<'_>) -> io::Result<R>,
     ) -> io::Result<R> {
+        if !self.reg.is_ready(dir) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         let result = op(self.fd.as_fd());
         if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
             self.reg.clear_ready(dir);

@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use super::{SocketIo, StopProbe};
 use crate::event_loop::Loop;
-use crate::poller::Interest;
+use crate::poller::{Interest, Readiness};
 use crate::sys;
 use crate::sys::net::{SockAddr, SockType};
 
@@ -48,12 +48,26 @@ impl SocketIo {
 
     /// Reads into `buf`, waiting for data or end-of-stream.
     pub(crate) async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.once(Interest::READABLE, |fd| sys::read(fd, buf)).await.map_err(|e| self.context("read", e))
+        self.once(Interest::READABLE, |fd| self.read_draining(fd, buf))
+            .await
+            .map_err(|e| self.context("read", e))
+    }
+
+    /// One `read`; a short one (0 < n < len) drained the socket's receive
+    /// queue, so readiness is forgotten here rather than by a second `read`
+    /// that would only say `EAGAIN` (tokio and libuv do the same). New data
+    /// raises a new edge; a pending hang-up stays cached.
+    fn read_draining(&self, fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+        let n = sys::read(fd, buf)?;
+        if n > 0 && n < buf.len() {
+            self.reg.clear_bits(Readiness::READABLE);
+        }
+        Ok(n)
     }
 
     /// Reads into `buf` if data is there now; `WouldBlock` otherwise.
     pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.try_io(Interest::READABLE, |fd| sys::read(fd, buf)) {
+        match self.try_io(Interest::READABLE, |fd| self.read_draining(fd, buf)) {
             Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(self.context("read", e)),
             other => other,
         }

@@ -36,7 +36,9 @@ pub(crate) fn wait(
     timeout: Option<Duration>,
 ) -> io::Result<usize> {
     let max = events.len().min(libc::c_int::MAX as usize) as libc::c_int;
-    let rc = if NO_PWAIT2.load(Ordering::Relaxed) {
+    // Only a finite, non-zero wait needs the timespec; epoll_wait is cheaper.
+    let coarse = matches!(timeout, None | Some(Duration::ZERO));
+    let rc = if coarse || NO_PWAIT2.load(Ordering::Relaxed) {
         // SAFETY: `events` is a live, writable array of `max` epoll_events.
         unsafe { libc::epoll_wait(ep.as_raw_fd(), events.as_mut_ptr(), max, timeout_ms(timeout)) }
     } else {
