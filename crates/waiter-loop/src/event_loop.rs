@@ -258,10 +258,7 @@ impl Inner {
     }
 
     pub(crate) fn timer_has_ref(&self, key: usize) -> bool {
-        let mut timers = self.timers.borrow_mut();
-        let Some(referenced) = timers.set_ref(key, true) else { return false };
-        timers.set_ref(key, referenced);
-        referenced
+        self.timers.borrow().is_referenced(key).unwrap_or(false)
     }
 
     pub(crate) fn queue_microtask_entry(&self, m: Microtask) {

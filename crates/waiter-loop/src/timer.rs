@@ -113,6 +113,11 @@ impl TimerHeap {
         Some(std::mem::replace(&mut slot.referenced, referenced))
     }
 
+    /// A live timer's ref flag, or `None` for a dead timer.
+    pub(crate) fn is_referenced(&self, key: usize) -> Option<bool> {
+        self.slots.get(key).map(|s| s.referenced)
+    }
+
     /// Restarts a live timer from `now` with its original delay.
     pub(crate) fn refresh(&mut self, key: usize, now: u64) -> bool {
         let Some(slot) = self.slots.get(key) else { return false };
