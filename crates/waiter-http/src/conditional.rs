@@ -36,6 +36,24 @@ impl ETag {
         ETag(format!("\"{:x}-{:x}\"", unix_secs(mtime), len))
     }
 
+    /// The tag of a precompressed sibling (`file.br`) served for another
+    /// file: the file tag with `-<coding>` added, so it never equals the
+    /// uncompressed tag even when mtime and size coincide, and a cache never
+    /// completes a range of one with bytes of the other.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use waiter_http::ETag;
+    ///
+    /// let tag = ETag::for_encoded_file(UNIX_EPOCH + Duration::from_secs(0x5f5e1000), 0x400, "br");
+    /// assert_eq!(tag.as_str(), "\"5f5e1000-400-br\"");
+    /// ```
+    pub fn for_encoded_file(mtime: SystemTime, len: u64, coding: &str) -> ETag {
+        ETag(format!("\"{:x}-{:x}-{coding}\"", unix_secs(mtime), len))
+    }
+
     /// The tag as sent in the `ETag` header.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -30,6 +30,12 @@ pub struct Config {
     pub dotfiles: bool,
     /// Follow symlinks that lead outside the root (default false: 403).
     pub follow_symlinks: bool,
+    /// List a directory without `index.html` (nginx's `autoindex`; default false: 403).
+    pub autoindex: bool,
+    /// Serve `file.br` / `file.gz` for `file` when `Accept-Encoding` allows
+    /// (nginx's `gzip_static`; default false, as there: a stale sibling of
+    /// an edited file would be served silently).
+    pub precompressed: bool,
     /// Time for a whole request head, and for the first one on a new
     /// connection (nginx's `client_header_timeout`, 60 s). 408 and close.
     pub header_timeout: Duration,
@@ -52,6 +58,10 @@ pub struct Config {
     pub max_ranges: usize,
     /// Request head limits.
     pub limits: Limits,
+    /// The access log (off by default).
+    pub access_log: crate::access_log::AccessLogConfig,
+    /// The status endpoint (off by default).
+    pub status: crate::stub_status::StatusConfig,
 }
 
 impl Config {
@@ -75,6 +85,8 @@ impl Config {
             cache_control: None,
             dotfiles: false,
             follow_symlinks: false,
+            autoindex: false,
+            precompressed: false,
             header_timeout: Duration::from_secs(60),
             keepalive_timeout: Duration::from_secs(75),
             send_timeout: Duration::from_secs(60),
@@ -83,6 +95,8 @@ impl Config {
             small_file_limit: 16 * 1024,
             max_ranges: crate::range::DEFAULT_MAX_RANGES,
             limits: Limits::default(),
+            access_log: Default::default(),
+            status: Default::default(),
         })
     }
 

@@ -172,6 +172,8 @@ async fn read_more(
 async fn run(worker: &Worker, stream: &TcpStream) -> io::Result<Close> {
     let config = &worker.config;
     let mut buf = ReadBuf::default();
+    // One getpeername per connection, and only for the access log.
+    let peer = worker.log.as_ref().and_then(|_| stream.peer_addr().ok());
     let mut served = 0usize;
     loop {
         // Idle: wait for the first byte of the next request.
@@ -195,12 +197,15 @@ async fn run(worker: &Worker, stream: &TcpStream) -> io::Result<Close> {
         }
 
         let deadline = Instant::now() + config.header_timeout;
+        let reading = crate::stub_status::Reading::start(&worker.stats);
         loop {
             match request::parse_with(buf.pending(), &config.limits) {
                 Ok(Some((head, used))) => {
                     served += 1;
                     let body = head.body;
-                    let keep_alive = respond(worker, stream, &head, served).await?;
+                    drop(reading);
+                    let answer = respond(worker, stream, &head, served);
+                    let keep_alive = crate::access_log::request(worker, peer, &head, answer).await?;
                     buf.consume(used);
                     if !keep_alive {
                         return Ok(Close::AfterResponse);
@@ -247,6 +252,9 @@ async fn respond(worker: &Worker, stream: &TcpStream, head: &Head<'_>, served: u
         .await?;
         return Ok(keep_alive);
     }
+    if let Some(sent) = crate::stub_status::respond(worker, stream, head, keep_alive).await {
+        return sent.map(|()| keep_alive);
+    }
     let path = match path::resolve(head.path) {
         Ok(path) => path,
         Err(e) => {
@@ -266,7 +274,11 @@ async fn respond(worker: &Worker, stream: &TcpStream, head: &Head<'_>, served: u
         }
     };
     match lookup {
-        Lookup::Found(info) => send_file(worker, stream, head, &info, keep_alive).await?,
+        Lookup::Found(info) => {
+            let info = crate::precompressed::negotiate(worker, head, info).await;
+            send_file(worker, stream, head, &info, keep_alive).await?
+        }
+        Lookup::Listing(page) => crate::autoindex::send(worker, stream, &page, keep_alive, is_head).await?,
         Lookup::Redirect => {
             let location = location(&path, head.path);
             simple(worker, stream, Status::MOVED_PERMANENTLY, keep_alive, is_head, |r| {
@@ -336,6 +348,8 @@ async fn send_file(
     let mut response = ResponseHead::new(Status::OK);
     response.keep_alive = keep_alive;
     response.etag = Some(&info.etag);
+    response.content_encoding = info.encoding;
+    response.vary_accept_encoding = !info.siblings.is_empty();
     response.last_modified = Some(&info.modified);
     response.cache_control = config.cache_control.as_ref();
     match conditional::evaluate(&head.conditions(), &info.etag, &info.modified, now) {

@@ -18,7 +18,11 @@
 //!   root is not caught (nginx's `disable_symlinks` has the same window
 //!   without `O_PATH` walking);
 //! - a directory is served through its `index.html`; without a trailing
-//!   slash it is a redirect to the slash form.
+//!   slash it is a redirect to the slash form; without an index it is 403,
+//!   or its listing with `--autoindex` (read here, on the pool thread);
+//! - with `--precompressed`, a found file's `.br` and `.gz` siblings are
+//!   `stat`ed in the same job, and a sibling asked for later is looked up
+//!   and cached like any file, under a key no request path can produce.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -32,8 +36,10 @@ use std::time::{Duration, Instant, SystemTime};
 use waiter_loop::Loop;
 
 use crate::conditional::{ETag, LastModified};
+use crate::config::Config;
 use crate::path::CleanPath;
-use crate::response::{content_type_for, HeaderValue};
+use crate::precompressed::{self, Siblings};
+use crate::response::{content_type_for, Encoding, HeaderValue};
 use crate::status::{status_for_io_error, Status};
 
 /// How long a cache entry is trusted without looking at the file again:
@@ -60,8 +66,15 @@ pub(crate) struct FileInfo {
     pub(crate) etag: ETag,
     /// `Last-Modified` from mtime.
     pub(crate) modified: LastModified,
-    /// `Content-Type` from the file name's extension.
+    /// `Content-Type` from the file name's extension (the original's, for a
+    /// precompressed sibling).
     pub(crate) content_type: HeaderValue,
+    /// The name asked for, relative to the root (`dir/index.html` for a directory).
+    pub(crate) name: PathBuf,
+    /// `Content-Encoding`: `Some` for a precompressed sibling.
+    pub(crate) encoding: Option<Encoding>,
+    /// The original's siblings: when any, responses carry `Vary: Accept-Encoding`.
+    pub(crate) siblings: Siblings,
 }
 
 /// Where a file's bytes are.
@@ -81,6 +94,9 @@ pub(crate) enum Lookup {
     Found(Rc<FileInfo>),
     /// A directory named without its trailing slash: 301 to the slash form.
     Redirect,
+    /// A directory without an index, listed (`--autoindex`): the page. Not
+    /// cached: it would be stale as soon as a file is added.
+    Listing(Vec<u8>),
     /// 403, 404 or 500 (already logged).
     Error(Status),
 }
@@ -91,13 +107,31 @@ pub(crate) struct Policy {
     pub(crate) root: PathBuf,
     pub(crate) follow_symlinks: bool,
     pub(crate) small_file_limit: u64,
+    pub(crate) dotfiles: bool,
+    pub(crate) autoindex: bool,
+    pub(crate) precompressed: bool,
+}
+
+impl Policy {
+    /// The lookup-relevant part of `config`.
+    pub(crate) fn new(config: &Config) -> Policy {
+        Policy {
+            root: config.root().to_path_buf(),
+            follow_symlinks: config.follow_symlinks,
+            small_file_limit: config.small_file_limit,
+            dotfiles: config.dotfiles,
+            autoindex: config.autoindex,
+            precompressed: config.precompressed,
+        }
+    }
 }
 
 /// What a pool thread sends back (`Send`, unlike [`FileInfo`]).
 enum Opened {
-    Memory(Vec<u8>, Metadata, PathBuf),
-    Open(File, Metadata, PathBuf),
+    Memory(Vec<u8>, Metadata, PathBuf, Siblings),
+    Open(File, Metadata, PathBuf, Siblings),
     Redirect,
+    Listing(Vec<u8>),
     Error(Status),
 }
 
@@ -116,43 +150,106 @@ impl FileCache {
     pub(crate) async fn lookup(&self, lp: &Loop, policy: &Policy, path: &CleanPath) -> io::Result<Lookup> {
         let key =
             if path.trailing_slash() { format!("{}/", path.as_str()) } else { path.as_str().to_owned() };
-        let now = Instant::now();
-        if let Some((info, checked)) = self.entries.borrow().get(&key) {
-            if now.duration_since(*checked) < REVALIDATE {
-                return Ok(Lookup::Found(info.clone()));
-            }
+        if let Some(info) = self.fresh(&key) {
+            return Ok(Lookup::Found(info));
         }
         let (policy, rel, dir_form) = (policy.clone(), path.to_path_buf(), path.trailing_slash());
-        let opened = lp.spawn_blocking(move || open(&policy, &rel, dir_form))?.await?;
-        let (body, meta, name) = match opened {
-            Opened::Memory(bytes, meta, name) => (FileBody::Memory(bytes.into()), meta, name),
-            Opened::Open(file, meta, name) => (FileBody::Open(Rc::new(file)), meta, name),
-            Opened::Redirect => return Ok(Lookup::Redirect),
+        let opened = lp.spawn_blocking(move || open(&policy, &rel, dir_form, true))?.await?;
+        Ok(self.store(key, opened, None))
+    }
+
+    /// Looks up `original`'s precompressed sibling for `encoding` like any
+    /// file; `None` when it is no longer a regular file.
+    ///
+    /// # Errors
+    ///
+    /// The pool failing to take the job.
+    pub(crate) async fn lookup_encoded(
+        &self,
+        lp: &Loop,
+        policy: &Policy,
+        original: &FileInfo,
+        encoding: Encoding,
+    ) -> io::Result<Option<Rc<FileInfo>>> {
+        // NUL never survives path resolution, so no request path is this key.
+        let key = format!("{}\0{}", original.name.display(), encoding.as_str());
+        if let Some(info) = self.fresh(&key) {
+            return Ok(Some(info));
+        }
+        let mut rel = original.name.clone().into_os_string();
+        rel.push(".");
+        rel.push(precompressed::extension(encoding));
+        let policy = policy.clone();
+        let opened = lp.spawn_blocking(move || open(&policy, Path::new(&rel), false, false))?.await?;
+        Ok(match self.store(key, opened, Some((original, encoding))) {
+            Lookup::Found(info) => Some(info),
+            _ => None,
+        })
+    }
+
+    /// A cached entry still inside its [`REVALIDATE`] window.
+    fn fresh(&self, key: &str) -> Option<Rc<FileInfo>> {
+        let entries = self.entries.borrow();
+        let (info, checked) = entries.get(key)?;
+        (Instant::now().duration_since(*checked) < REVALIDATE).then(|| info.clone())
+    }
+
+    /// Turns what the pool thread found into a [`Lookup`], caching files
+    /// under `key`. For a precompressed sibling, `variant` names the original
+    /// it stands for and its coding.
+    fn store(&self, key: String, opened: Opened, variant: Option<(&FileInfo, Encoding)>) -> Lookup {
+        let (body, meta, name, siblings) = match opened {
+            Opened::Memory(bytes, meta, name, siblings) => {
+                (FileBody::Memory(bytes.into()), meta, name, siblings)
+            }
+            Opened::Open(file, meta, name, siblings) => (FileBody::Open(Rc::new(file)), meta, name, siblings),
+            Opened::Redirect => return Lookup::Redirect,
+            Opened::Listing(page) => return Lookup::Listing(page),
             Opened::Error(status) => {
                 self.entries.borrow_mut().remove(&key);
-                return Ok(Lookup::Error(status));
+                return Lookup::Error(status);
             }
         };
         let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        let info = Rc::new(FileInfo {
-            body,
-            len: meta.len(),
-            etag: ETag::for_file(mtime, meta.len()),
-            modified: LastModified::new(mtime),
-            content_type: content_type_for(&name),
+        let info = Rc::new(match variant {
+            None => FileInfo {
+                body,
+                len: meta.len(),
+                etag: ETag::for_file(mtime, meta.len()),
+                modified: LastModified::new(mtime),
+                content_type: content_type_for(&name),
+                name,
+                encoding: None,
+                siblings,
+            },
+            Some((original, encoding)) => FileInfo {
+                body,
+                len: meta.len(),
+                etag: ETag::for_encoded_file(mtime, meta.len(), encoding.as_str()),
+                modified: LastModified::new(mtime),
+                content_type: original.content_type.clone(),
+                name: original.name.clone(),
+                encoding: Some(encoding),
+                siblings: original.siblings,
+            },
         });
+        self.insert(key, info.clone());
+        Lookup::Found(info)
+    }
+
+    fn insert(&self, key: String, info: Rc<FileInfo>) {
         let mut entries = self.entries.borrow_mut();
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(key, (info.clone(), Instant::now()));
-        Ok(Lookup::Found(info))
+        entries.insert(key, (info, Instant::now()));
     }
 }
 
 /// The blocking half, on a pool thread: see the module notes for the rules.
-fn open(policy: &Policy, rel: &Path, dir_form: bool) -> Opened {
-    match try_open(policy, rel, dir_form) {
+/// `probe`: also look for precompressed siblings (not for a sibling itself).
+fn open(policy: &Policy, rel: &Path, dir_form: bool, probe: bool) -> Opened {
+    match try_open(policy, rel, dir_form, probe) {
         Ok(opened) => opened,
         Err(e) => {
             let status = status_for_io_error(&e);
@@ -164,7 +261,7 @@ fn open(policy: &Policy, rel: &Path, dir_form: bool) -> Opened {
     }
 }
 
-fn try_open(policy: &Policy, rel: &Path, dir_form: bool) -> io::Result<Opened> {
+fn try_open(policy: &Policy, rel: &Path, dir_form: bool, probe: bool) -> io::Result<Opened> {
     // The type comes from the name asked for, as in nginx, not a symlink's target.
     let mut name = rel.to_path_buf();
     let mut target = checked(policy, policy.root.join(rel))?;
@@ -175,10 +272,14 @@ fn try_open(policy: &Policy, rel: &Path, dir_form: bool) -> io::Result<Opened> {
         }
         name.push("index.html");
         // A directory without an index is 403, as nginx answers without autoindex.
+        let unindexed = || match policy.autoindex {
+            true => crate::autoindex::read(policy, &target, rel).map(Opened::Listing),
+            false => Ok(Opened::Error(Status::FORBIDDEN)),
+        };
         match checked(policy, target.join("index.html")).and_then(|t| Ok((std::fs::metadata(&t)?, t))) {
             Ok((index_meta, index)) if !index_meta.is_dir() => (meta, target) = (index_meta, index),
-            Ok(_) => return Ok(Opened::Error(Status::FORBIDDEN)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Opened::Error(Status::FORBIDDEN)),
+            Ok(_) => return unindexed(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return unindexed(),
             Err(e) => return Err(e),
         }
     }
@@ -190,8 +291,9 @@ fn try_open(policy: &Policy, rel: &Path, dir_form: bool) -> io::Result<Opened> {
     if !meta.is_file() {
         return Ok(Opened::Error(Status::NOT_FOUND));
     }
+    let siblings = if probe && policy.precompressed { siblings(policy, &name) } else { Siblings::default() };
     if meta.len() > policy.small_file_limit {
-        return Ok(Opened::Open(file, meta, name));
+        return Ok(Opened::Open(file, meta, name, siblings));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     // `take`: a file growing meanwhile must not outgrow what `len` announces.
@@ -200,7 +302,18 @@ fn try_open(policy: &Policy, rel: &Path, dir_form: bool) -> io::Result<Opened> {
         // It shrank between `fstat` and `read`: serve it next time, not torn now.
         return Err(io::Error::other(format!("{} changed while being read", target.display())));
     }
-    Ok(Opened::Memory(bytes, meta, name))
+    Ok(Opened::Memory(bytes, meta, name, siblings))
+}
+
+/// Which of `name.br` and `name.gz` are regular files that may be served.
+fn siblings(policy: &Policy, name: &Path) -> Siblings {
+    let exists = |encoding| {
+        let mut path = policy.root.join(name).into_os_string();
+        path.push(".");
+        path.push(precompressed::extension(encoding));
+        checked(policy, PathBuf::from(path)).and_then(std::fs::metadata).is_ok_and(|m| m.is_file())
+    };
+    Siblings { brotli: exists(Encoding::Brotli), gzip: exists(Encoding::Gzip) }
 }
 
 /// `path`, or 403 (`PermissionDenied`) when it leads outside the root

@@ -26,11 +26,15 @@
 //! | [`range`] | 200 / 206 / 416 and which bytes | 9110 §14 |
 //! | [`response`] | the response head bytes, `multipart/byteranges`, `Content-Type` | 9110, 9112 |
 //! | [`status`] | status codes, reasons, `io::Error` → 404/403/500 | 9110 §15 |
+//! | [`precompressed`] | `Accept-Encoding` → `br` / `gzip` sibling or identity | 9110 §12.5.3 |
+//! | [`autoindex`] | directory entries → listing page (its reading is on the pool) | |
 //!
 //! | server module | does |
 //! | --- | --- |
 //! | [`config`] | the root, policies, limits and timeouts |
 //! | [`server`] | a worker: listener, connection limit, graceful stop |
+//! | [`access_log`] | nginx `common`/`combined` lines, buffered per worker, reopened on SIGHUP |
+//! | `stub_status` | `--status-path`: nginx `stub_status` text and Prometheus metrics |
 //! | `conn` | one connection: read → parse → respond, keep-alive, pipelining, timeouts |
 //! | `file` | `stat`/`open`/`fstat` on the thread pool, the open-file cache |
 //! | `send` | one `writev`, or corked `writev` + `sendfile` |
@@ -64,21 +68,26 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod access_log;
+pub mod autoindex;
 pub mod conditional;
 pub mod config;
 mod conn;
 mod file;
 mod notify;
 pub mod path;
+pub mod precompressed;
 pub mod range;
 pub mod request;
 pub mod response;
 mod send;
 pub mod server;
 pub mod status;
+mod stub_status;
 
 pub use config::Config;
 pub use server::{Server, Stopper};
+pub use stub_status::StatusConfig;
 
 pub use conditional::{Conditions, ETag, LastModified, Precondition};
 pub use path::{CleanPath, PathError};

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use waiter_loop::net::{ListenOptions, TcpListener};
-use waiter_loop::{Handle, Loop};
+use waiter_loop::{Handle, Loop, Timer};
 
 use crate::config::Config;
 use crate::file::{FileCache, Policy};
@@ -48,6 +48,10 @@ pub(crate) struct Worker {
     /// INVARIANT: the number of connection tasks alive.
     pub(crate) active: Cell<usize>,
     boundary: Cell<u64>,
+    /// Counters for the status endpoint.
+    pub(crate) stats: crate::stub_status::Stats,
+    /// The access log, when on.
+    pub(crate) log: Option<crate::access_log::AccessLog>,
 }
 
 impl Worker {
@@ -55,7 +59,9 @@ impl Worker {
     pub(crate) fn write_head(&self, response: &ResponseHead<'_>, out: &mut Vec<u8>) {
         let mut date = self.date.borrow_mut();
         date.update(SystemTime::now());
+        let start = out.len();
         response.write(out, &date);
+        crate::access_log::saw_head(self, response, out.len() - start);
     }
 
     /// A fresh `multipart/byteranges` boundary seed.
@@ -82,6 +88,8 @@ pub struct Server {
     worker: Rc<Worker>,
     listener: TcpListener,
     id: u64,
+    /// The access log's flush and the loop-delay sampler (unref'd).
+    timers: Vec<Timer>,
 }
 
 impl Server {
@@ -93,11 +101,8 @@ impl Server {
     /// The listener's bind error, with the address.
     pub fn bind(lp: &Loop, addr: SocketAddr, config: Config, reuse_port: bool) -> io::Result<Server> {
         let listener = TcpListener::bind_with(lp, addr, ListenOptions { backlog: 1024, reuse_port })?;
-        let policy = Policy {
-            root: config.root().to_path_buf(),
-            follow_symlinks: config.follow_symlinks,
-            small_file_limit: config.small_file_limit,
-        };
+        let policy = Policy::new(&config);
+        let log = crate::access_log::AccessLog::open(&config.access_log)?;
         let now = SystemTime::now();
         let worker = Rc::new(Worker {
             lp: lp.clone(),
@@ -110,10 +115,13 @@ impl Server {
             active: Cell::new(0),
             // nginx seeds its boundary counter from the start time too.
             boundary: Cell::new(now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) << 20),
+            stats: Default::default(),
+            log,
         });
+        let timers = crate::access_log::start_timers(&worker)?;
         let id = NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed);
         SERVERS.with(|s| s.borrow_mut().insert(id, Rc::downgrade(&worker)));
-        Ok(Server { worker, listener, id })
+        Ok(Server { worker, listener, id, timers })
     }
 
     /// The address the server listens on (the port chosen for port 0).
@@ -137,11 +145,15 @@ impl Server {
     ///
     /// An accept error that accepting again would only repeat.
     pub async fn run(self) -> io::Result<()> {
-        let Server { worker, listener, id } = self;
+        let Server { worker, listener, id, timers } = self;
         let result = accept_loop(&worker, listener).await;
         worker.shutdown.set();
         while worker.active.get() > 0 {
             worker.closed.wait().await;
+        }
+        timers.iter().for_each(Timer::clear);
+        if let Some(log) = &worker.log {
+            log.flush();
         }
         SERVERS.with(|s| s.borrow_mut().remove(&id));
         result
@@ -158,6 +170,7 @@ async fn accept_loop(worker: &Rc<Worker>, listener: TcpListener) -> io::Result<(
         match race(listener.accept(), worker.shutdown.wait()).await {
             Either::Left(Ok((stream, _peer))) => {
                 worker.active.set(worker.active.get() + 1);
+                worker.stats.accepted();
                 drop(worker.lp.spawn(crate::conn::serve(worker.clone(), stream)));
             }
             Either::Left(Err(e)) => return Err(e),

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{value_parser, Arg, ArgAction, ArgMatches, Command};
+use waiter_http::access_log::{AccessLogConfig, LogFormat, LogTarget};
 use waiter_http::response::HeaderValue;
 use waiter_http::Config;
 
@@ -67,6 +68,16 @@ pub fn command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help("Follow symlinks that lead outside the root (refused with 403 by default)"),
         )
+        .arg(
+            Arg::new("autoindex")
+                .long("autoindex")
+                .action(ArgAction::SetTrue)
+                .help("List directories that have no index.html (403 by default, as nginx)"),
+        )
+        .arg(Arg::new("precompressed").long("precompressed").action(ArgAction::SetTrue).help(
+            "Serve FILE.br / FILE.gz for FILE when Accept-Encoding allows (off by default, \
+                     as nginx's gzip_static: a stale sibling of an edited file would be served)",
+        ))
         .arg(secs("header-timeout", "60", "Time allowed for a request head (then 408)"))
         .arg(secs("keepalive-timeout", "75", "Time an idle keep-alive connection stays open"))
         .arg(secs("send-timeout", "60", "Time one write may wait for a client that stopped reading"))
@@ -86,7 +97,29 @@ pub fn command() -> Command {
                 .value_parser(value_parser!(u64).range(1..))
                 .default_value("1000")
                 .help("Requests per connection before it is closed"),
-        );
+        )
+        .arg(
+            Arg::new("access-log")
+                .long("access-log")
+                .value_name("off|stdout|PATH")
+                .default_value("off")
+                .help(
+                "Access log: off, stdout, or a file appended to (buffered 64 KiB / 1 s; SIGHUP reopens it)",
+            ),
+        )
+        .arg(
+            Arg::new("log-format")
+                .long("log-format")
+                .value_parser(["common", "combined"])
+                .default_value("common")
+                .help("Access log line format, as nginx's predefined ones"),
+        )
+        .arg(Arg::new("status-path").long("status-path").value_name("PATH").help(
+            "Serve nginx stub_status text at PATH and Prometheus metrics at PATH/metrics [default: off]",
+        ))
+        .arg(Arg::new("config").long("config").value_name("FILE").help(
+            "TOML file with the same keys as these flags (cache_control = \"...\"); flags given here win",
+        ));
     Command::new("waiter")
         .about("An event-loop runtime and the servers built on it")
         .subcommand_required(true)
@@ -110,11 +143,26 @@ pub fn serve_args(m: &ArgMatches) -> Result<ServeArgs, String> {
     let count = |name: &str| m.get_one::<u64>(name).map_or(1, |&n| usize::try_from(n).unwrap_or(usize::MAX));
     config.dotfiles = m.get_one::<String>("dotfiles").is_some_and(|v| v == "allow");
     config.follow_symlinks = m.get_flag("follow-symlinks");
+    config.autoindex = m.get_flag("autoindex");
+    config.precompressed = m.get_flag("precompressed");
     config.header_timeout = secs("header-timeout");
     config.keepalive_timeout = secs("keepalive-timeout");
     config.send_timeout = secs("send-timeout");
     config.max_connections = count("max-connections");
     config.max_requests = count("max-requests");
+    let target = LogTarget::parse(m.get_one::<String>("access-log").map_or("off", String::as_str));
+    let format = match m.get_one::<String>("log-format").map(String::as_str) {
+        Some("combined") => LogFormat::Combined,
+        _ => LogFormat::Common,
+    };
+    config.access_log = AccessLogConfig::new(target, format);
+    if let Some(path) = m.get_one::<String>("status-path") {
+        let trimmed = path.trim_end_matches('/');
+        if !path.starts_with('/') || trimmed.is_empty() {
+            return Err(format!("--status-path {path:?}: must start with '/' and name a path below it"));
+        }
+        config.status.path = Some(trimmed.to_string());
+    }
     let workers = match m.get_one::<u64>("workers") {
         Some(&n) => n as usize,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),

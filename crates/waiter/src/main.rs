@@ -4,11 +4,12 @@
 //! SIGHUP before any other thread exists (so they reach its signalfd only),
 //! starts N worker threads, each with its own loop and `SO_REUSEPORT`
 //! listener, and then waits for a signal. SIGINT/SIGTERM stop the workers
-//! gracefully, bounded by `--shutdown-timeout`; SIGHUP is accepted and
-//! ignored until there is an access log to reopen.
+//! gracefully, bounded by `--shutdown-timeout`; SIGHUP asks every worker to
+//! reopen its access log file (at its next flush, within a second).
 #![deny(missing_docs)]
 
 mod cli;
+mod config_file;
 
 use std::io;
 use std::net::SocketAddr;
@@ -22,7 +23,13 @@ use waiter_loop::{Loop, Signal};
 use cli::ServeArgs;
 
 fn main() -> ExitCode {
-    let matches = cli::command().get_matches();
+    let matches = match config_file::matches(std::env::args_os().collect()) {
+        Ok(matches) => matches,
+        Err(msg) => {
+            eprintln!("waiter: {msg}");
+            return ExitCode::from(2);
+        }
+    };
     let Some(("serve", m)) = matches.subcommand() else { unreachable!("clap requires a subcommand") };
     let args = match cli::serve_args(m) {
         Ok(args) => args,
@@ -75,6 +82,8 @@ fn serve(args: ServeArgs) -> io::Result<ExitCode> {
             if signal != Signal::HUP {
                 return signal;
             }
+            // Every worker's configuration shares the generation this bumps.
+            args.config.access_log.reopen();
         }
     });
     eprintln!("waiter: {}: finishing in-flight responses", signal.name());
@@ -107,7 +116,8 @@ fn start_worker(
     args: &ServeArgs,
     done: mpsc::Sender<io::Result<()>>,
 ) -> io::Result<(Stopper, SocketAddr)> {
-    let config = args.config.clone();
+    let mut config = args.config.clone();
+    config.status.worker = n;
     let (ready_tx, ready_rx) = mpsc::channel::<io::Result<(Stopper, SocketAddr)>>();
     std::thread::Builder::new()
         .name(format!("waiter-worker-{n}"))

@@ -1,0 +1,409 @@
+//! The access log: nginx `common`/`combined` lines, buffered per worker.
+//!
+//! Each worker appends its lines to its own 64 KiB buffer and writes the
+//! buffer out when it fills, once a second (an unref'd interval timer) and
+//! when the server stops, so logging costs no system call per request.
+//!
+//! The write itself happens on the loop thread, as nginx's does: it is one
+//! append of at most [`BUFFER`] bytes into the page cache (microseconds), made
+//! at most once per ~500 requests or once a second, which is cheaper than a
+//! round trip through the thread pool and keeps lines in order without a lock.
+//!
+//! Rotation: [`AccessLogConfig::reopen`] (the binary calls it on SIGHUP)
+//! bumps a generation shared by every worker's copy of the configuration;
+//! each worker compares it at its next flush and reopens its file first.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::future::Future;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use waiter_loop::Timer;
+
+use crate::request::{Head, Method, Version};
+use crate::response::ResponseHead;
+use crate::server::Worker;
+use crate::status::Status;
+
+/// Bytes buffered before a write: nginx's `access_log ... buffer=64k`.
+pub const BUFFER: usize = 64 * 1024;
+
+/// Where the access log goes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum LogTarget {
+    /// No access log (the default).
+    #[default]
+    Off,
+    /// The process's standard output.
+    Stdout,
+    /// A file, opened for appending (created if missing).
+    File(PathBuf),
+}
+
+impl LogTarget {
+    /// `off`, `stdout`, or a path.
+    pub fn parse(value: &str) -> LogTarget {
+        match value {
+            "off" => LogTarget::Off,
+            "stdout" | "-" => LogTarget::Stdout,
+            path => LogTarget::File(PathBuf::from(path)),
+        }
+    }
+}
+
+/// nginx's two predefined formats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent`.
+    #[default]
+    Common,
+    /// `common` plus ` "$http_referer" "$http_user_agent"`.
+    Combined,
+}
+
+/// The access-log part of a [`Config`](crate::Config).
+///
+/// # Examples
+///
+/// ```
+/// use waiter_http::access_log::{AccessLogConfig, LogFormat, LogTarget};
+///
+/// let mut config = waiter_http::Config::new(".").unwrap();
+/// config.access_log = AccessLogConfig::new(LogTarget::Stdout, LogFormat::Combined);
+/// config.access_log.reopen(); // what SIGHUP does
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct AccessLogConfig {
+    /// Where lines go.
+    pub target: LogTarget,
+    /// How lines look.
+    pub format: LogFormat,
+    /// Bumped by [`reopen`](Self::reopen); shared by every clone.
+    generation: Arc<AtomicU64>,
+}
+
+impl AccessLogConfig {
+    /// A log to `target` in `format`.
+    pub fn new(target: LogTarget, format: LogFormat) -> AccessLogConfig {
+        AccessLogConfig { target, format, generation: Arc::default() }
+    }
+
+    /// Asks every worker sharing this configuration to reopen its log file at
+    /// its next flush (within a second): log rotation's SIGHUP.
+    pub fn reopen(&self) {
+        self.generation.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+enum Sink {
+    Stdout,
+    File(File),
+}
+
+/// One worker's access log.
+pub(crate) struct AccessLog {
+    config: AccessLogConfig,
+    /// INVARIANT: written out before it grows past [`BUFFER`] plus one line.
+    buf: RefCell<Vec<u8>>,
+    sink: RefCell<Sink>,
+    /// The generation the sink was opened at.
+    opened: Cell<u64>,
+    /// `[23/Nov/2026:11:44:10 +0000]` for the second in `time_secs`.
+    time: RefCell<(u64, String)>,
+}
+
+fn open(target: &LogTarget) -> io::Result<Sink> {
+    match target {
+        LogTarget::Off | LogTarget::Stdout => Ok(Sink::Stdout),
+        LogTarget::File(path) => OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .map(Sink::File)
+            .map_err(|e| io::Error::new(e.kind(), format!("access log {}: {e}", path.display()))),
+    }
+}
+
+impl AccessLog {
+    /// The log `config` asks for, `None` when it is off.
+    ///
+    /// # Errors
+    ///
+    /// The log file failing to open, with its path.
+    pub(crate) fn open(config: &AccessLogConfig) -> io::Result<Option<AccessLog>> {
+        if config.target == LogTarget::Off {
+            return Ok(None);
+        }
+        Ok(Some(AccessLog {
+            sink: RefCell::new(open(&config.target)?),
+            opened: Cell::new(config.generation.load(Ordering::Relaxed)),
+            config: config.clone(),
+            buf: RefCell::new(Vec::with_capacity(BUFFER)),
+            time: RefCell::new((u64::MAX, String::new())),
+        }))
+    }
+
+    fn record(&self, entry: &Entry, status: Status, body_bytes: u64) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let full = {
+            let mut time = self.time.borrow_mut();
+            if time.0 != now {
+                *time = (now, local_time(now));
+            }
+            let mut buf = self.buf.borrow_mut();
+            let format = self.config.format;
+            entry.write(&mut buf, &time.1, status, body_bytes, format);
+            buf.len() >= BUFFER
+        };
+        if full {
+            self.flush();
+        }
+    }
+
+    /// Writes the buffer out (reopening the file first after a SIGHUP).
+    pub(crate) fn flush(&self) {
+        let generation = self.config.generation.load(Ordering::Relaxed);
+        if generation != self.opened.get() {
+            self.opened.set(generation);
+            match open(&self.config.target) {
+                Ok(sink) => *self.sink.borrow_mut() = sink,
+                Err(e) => eprintln!("waiter: reopening the {e}; still writing to the old file"),
+            }
+        }
+        let mut buf = self.buf.borrow_mut();
+        if buf.is_empty() {
+            return;
+        }
+        let written = match &mut *self.sink.borrow_mut() {
+            Sink::Stdout => io::stdout().lock().write_all(&buf),
+            Sink::File(file) => file.write_all(&buf),
+        };
+        if let Err(e) = written {
+            eprintln!("waiter: access log: {e} ({} bytes lost)", buf.len());
+        }
+        buf.clear();
+    }
+}
+
+/// Starts a worker's background timers, all unref'd so they never keep a
+/// stopped server's loop alive: the access log's once-a-second flush, and the
+/// event-loop delay sampler when the status endpoint is on.
+///
+/// # Errors
+///
+/// The loop refusing a timer.
+pub(crate) fn start_timers(worker: &Rc<Worker>) -> io::Result<Vec<Timer>> {
+    let mut timers = Vec::new();
+    if worker.log.is_some() {
+        let weak = Rc::downgrade(worker);
+        let flush = worker.lp.set_interval(Duration::from_secs(1), move |_| {
+            if let Some(log) = weak.upgrade().as_ref().and_then(|w| w.log.as_ref()) {
+                log.flush();
+            }
+        })?;
+        flush.unref();
+        timers.push(flush);
+    }
+    if worker.config.status.path.is_some() {
+        timers.push(worker.lp.monitor_event_loop_delay(crate::stub_status::DELAY_RESOLUTION)?);
+    }
+    Ok(timers)
+}
+
+/// What a log line needs from a request, copied out of the head.
+struct Entry {
+    peer: Option<SocketAddr>,
+    request: Vec<u8>,
+    referer: Option<Vec<u8>>,
+    user_agent: Option<Vec<u8>>,
+}
+
+impl Entry {
+    fn new(peer: Option<SocketAddr>, head: &Head<'_>, format: LogFormat) -> Entry {
+        let version = match head.version {
+            Version::Http10 => "HTTP/1.0",
+            _ => "HTTP/1.1",
+        };
+        let request = format!("{} {} {version}", head.method.as_str(), head.target).into_bytes();
+        let (mut referer, mut user_agent) = (None, None);
+        if format == LogFormat::Combined {
+            for (name, value) in head.headers() {
+                if name.eq_ignore_ascii_case("referer") {
+                    referer.get_or_insert_with(|| value.to_vec());
+                } else if name.eq_ignore_ascii_case("user-agent") {
+                    user_agent.get_or_insert_with(|| value.to_vec());
+                }
+            }
+        }
+        Entry { peer, request, referer, user_agent }
+    }
+
+    fn write(&self, out: &mut Vec<u8>, time: &str, status: Status, body_bytes: u64, format: LogFormat) {
+        match self.peer {
+            Some(peer) => {
+                let _ = write!(out, "{}", peer.ip());
+            }
+            None => out.push(b'-'),
+        }
+        let _ = write!(out, " - - {time} \"");
+        escape(out, &self.request);
+        let _ = write!(out, "\" {} {body_bytes}", status.code());
+        if format == LogFormat::Combined {
+            for field in [&self.referer, &self.user_agent] {
+                out.extend_from_slice(b" \"");
+                match field {
+                    Some(value) if !value.is_empty() => escape(out, value),
+                    _ => out.push(b'-'),
+                }
+                out.push(b'"');
+            }
+        }
+        out.push(b'\n');
+    }
+}
+
+/// Appends `bytes` escaped as nginx's `ngx_escape_uri(..., NGX_ESCAPE_REFRESH)`
+/// does for logs: `"`, `\`, control bytes and bytes ≥ 0x7f become `\xHH`.
+pub fn escape(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in bytes {
+        if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
+            out.extend_from_slice(&[b'\\', b'x', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+        } else {
+            out.push(b);
+        }
+    }
+}
+
+/// `[23/Nov/2026:11:44:10 +0000]` for `secs` since the epoch, in UTC (nginx
+/// prints local time; servers and containers run in UTC, and the offset is
+/// printed, so the line stays unambiguous).
+pub fn local_time(secs: u64) -> String {
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "[{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000]",
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// What [`Worker::write_head`] saw for the request being answered.
+#[derive(Default)]
+pub(crate) struct Seen {
+    status: Cell<Option<Status>>,
+    head_bytes: Cell<u64>,
+    content_length: Cell<u64>,
+}
+
+thread_local! {
+    /// The request being polled on this thread, so `write_head` can tell it
+    /// its status without threading a context through every responder.
+    static CURRENT: RefCell<Option<Rc<Seen>>> = const { RefCell::new(None) };
+}
+
+/// Called by [`Worker::write_head`] with every response head it writes.
+pub(crate) fn saw_head(worker: &Worker, response: &ResponseHead<'_>, head_bytes: usize) {
+    let seen = CURRENT.with(|c| c.borrow().clone());
+    let content_length = response.content_length.unwrap_or(0);
+    match seen {
+        Some(seen) => {
+            seen.status.set(Some(response.status));
+            seen.head_bytes.set(head_bytes as u64);
+            seen.content_length.set(content_length);
+        }
+        // Answers outside a parsed request (400, 408): count them here.
+        None => worker.stats.responded(response.status, head_bytes as u64 + content_length),
+    }
+}
+
+/// Runs `respond` (the answer to `head`) as one request: counted for the
+/// status page, logged when it completes.
+pub(crate) async fn request<F: Future<Output = io::Result<bool>>>(
+    worker: &Worker,
+    peer: Option<SocketAddr>,
+    head: &Head<'_>,
+    respond: F,
+) -> io::Result<bool> {
+    worker.stats.request_started();
+    let entry = worker.log.as_ref().map(|log| Entry::new(peer, head, log.config.format));
+    let seen = Rc::new(Seen::default());
+    let result = Scoped { seen: seen.clone(), inner: std::pin::pin!(respond) }.await;
+    worker.stats.request_finished();
+    if let Some(status) = seen.status.get() {
+        let body = if head.method == Method::Head { 0 } else { seen.content_length.get() };
+        worker.stats.responded(status, seen.head_bytes.get() + body);
+        // nginx logs a response cut short too; here the bytes are the ones
+        // promised, as the send error carries no count.
+        if let (Some(log), Some(entry)) = (&worker.log, &entry) {
+            log.record(entry, status, body);
+        }
+    }
+    result
+}
+
+/// Sets [`CURRENT`] around every poll of `inner`.
+struct Scoped<'a, F> {
+    seen: Rc<Seen>,
+    inner: Pin<&'a mut F>,
+}
+
+impl<F: Future> Future for Scoped<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let previous = CURRENT.with(|c| c.replace(Some(self.seen.clone())));
+        let out = self.inner.as_mut().poll(cx);
+        CURRENT.with(|c| *c.borrow_mut() = previous);
+        out
+    }
+}
+
+impl fmt::Debug for AccessLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessLog").field("config", &self.config).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_format() {
+        // 2026-11-23T11:44:10Z
+        assert_eq!(local_time(1_795_434_250), "[23/Nov/2026:11:44:10 +0000]");
+        assert_eq!(local_time(0), "[01/Jan/1970:00:00:00 +0000]");
+        assert_eq!(local_time(951_782_400), "[29/Feb/2000:00:00:00 +0000]");
+    }
+
+    #[test]
+    fn escaping() {
+        let mut out = Vec::new();
+        escape(&mut out, b"GET /a\"b\\c\x01\x7f\xff d");
+        assert_eq!(out, b"GET /a\\x22b\\x5Cc\\x01\\x7F\\xFF d");
+    }
+}

@@ -1,0 +1,101 @@
+//! The access log: nginx `common` and `combined` lines, buffered, written out when the server stops.
+
+mod serve_common;
+
+use std::io::Write;
+use std::net::TcpStream;
+
+use serve_common::{read_response, start, temp_dir};
+use waiter_http::access_log::{AccessLogConfig, LogFormat, LogTarget};
+
+/// One parsed log line: `addr - - [time] "request" status bytes ["referer" "agent"]`.
+#[derive(Debug)]
+struct Line {
+    addr: String,
+    time: String,
+    request: String,
+    status: u16,
+    bytes: u64,
+    quoted: Vec<String>,
+}
+
+/// Splits a line by hand: fixed fields, then quoted ones (no `"` inside, as the log escapes them).
+fn parse(line: &str) -> Line {
+    let (addr, rest) = line.split_once(" - - [").unwrap_or_else(|| panic!("addr: {line:?}"));
+    let (time, rest) = rest.split_once("] \"").unwrap_or_else(|| panic!("time: {line:?}"));
+    let (request, rest) = rest.split_once("\" ").unwrap_or_else(|| panic!("request: {line:?}"));
+    let mut fields = rest.splitn(3, ' ');
+    let status = fields.next().unwrap().parse().unwrap_or_else(|_| panic!("status: {line:?}"));
+    let bytes = fields.next().unwrap().parse().unwrap_or_else(|_| panic!("bytes: {line:?}"));
+    let quoted: Vec<String> = match fields.next() {
+        None => vec![],
+        Some(tail) => {
+            assert!(tail.starts_with('"') && tail.ends_with('"'), "quoted fields: {line:?}");
+            tail[1..tail.len() - 1].split("\" \"").map(str::to_string).collect()
+        }
+    };
+    Line {
+        addr: addr.to_string(),
+        time: time.to_string(),
+        request: request.to_string(),
+        status,
+        bytes,
+        quoted,
+    }
+}
+
+/// `23/Nov/2026:11:44:10 +0000`.
+fn check_time(time: &str) {
+    let b = time.as_bytes();
+    assert_eq!(b.len(), 26, "time length: {time:?}");
+    assert!(b[..2].iter().all(u8::is_ascii_digit) && b[2] == b'/' && b[6] == b'/', "day/month: {time:?}");
+    assert!(b[3].is_ascii_uppercase() && b[4].is_ascii_lowercase(), "month name: {time:?}");
+    assert!(b[7..11].iter().all(u8::is_ascii_digit) && b[11] == b':', "year: {time:?}");
+    assert!(time.ends_with(" +0000") && b[14] == b':' && b[17] == b':', "clock and offset: {time:?}");
+}
+
+/// Two requests on one connection (a 200 with a body, a 404), then stop; returns the log.
+fn two_requests(format: LogFormat) -> String {
+    let log = temp_dir().join("access.log");
+    let path = log.clone();
+    let server = start(&[("a.txt", b"hello")], move |c| {
+        c.access_log = AccessLogConfig::new(LogTarget::File(path), format);
+    });
+    let mut stream: TcpStream = server.connect();
+    stream
+        .write_all(b"GET /a.txt?q=\"1\" HTTP/1.1\r\nHost: t\r\nReferer: http://ref/\r\nUser-Agent: test \"agent\"\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut stream, false).unwrap().status, 200, "first response");
+    stream.write_all(b"HEAD /missing HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut stream, true).unwrap().status, 404, "second response");
+    assert_eq!(std::fs::read_to_string(&log).unwrap_or_default(), "", "buffered: nothing written yet");
+    drop(stream);
+    server.stop();
+    std::fs::read_to_string(&log).unwrap()
+}
+
+#[test]
+fn common_format() {
+    let text = two_requests(LogFormat::Common);
+    let lines: Vec<Line> = text.lines().map(parse).collect();
+    assert_eq!(lines.len(), 2, "two lines, flushed at stop: {text:?}");
+    for line in &lines {
+        assert_eq!(line.addr, "127.0.0.1", "remote address");
+        check_time(&line.time);
+        assert!(line.quoted.is_empty(), "common has no referer or agent: {line:?}");
+    }
+    assert_eq!(lines[0].request, "GET /a.txt?q=\\x221\\x22 HTTP/1.1", "request line, quotes escaped");
+    assert_eq!((lines[0].status, lines[0].bytes), (200, 5), "status and body bytes");
+    assert_eq!(lines[1].request, "HEAD /missing HTTP/1.1", "second request line");
+    assert_eq!((lines[1].status, lines[1].bytes), (404, 0), "HEAD sends no body bytes");
+}
+
+#[test]
+fn combined_format() {
+    let text = two_requests(LogFormat::Combined);
+    let lines: Vec<Line> = text.lines().map(parse).collect();
+    assert_eq!(lines.len(), 2, "two lines: {text:?}");
+    assert_eq!(lines[0].quoted, ["http://ref/", "test \\x22agent\\x22"], "referer and escaped agent");
+    assert_eq!(lines[1].quoted, ["-", "-"], "missing referer and agent are '-'");
+    assert_eq!((lines[0].status, lines[1].status), (200, 404), "statuses");
+}
