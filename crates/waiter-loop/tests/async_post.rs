@@ -10,10 +10,8 @@ use std::time::{Duration, Instant};
 
 use waiter_loop::{Loop, Timer};
 
-fn assert_closed(lp: &Loop) {
-    assert_eq!(lp.active_handles(), 0, "handles left open");
-    assert!(!lp.is_alive(), "the loop is still alive");
-}
+mod common;
+use common::assert_closed;
 
 const THREADS: usize = 8;
 const PER_THREAD: u64 = 100_000;

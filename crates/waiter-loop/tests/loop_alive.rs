@@ -8,16 +8,8 @@ use std::time::{Duration, Instant};
 
 use waiter_loop::{Backend, Loop, Timer};
 
-fn guard(lp: &Loop) -> Timer {
-    let t = lp.set_timeout(Duration::from_secs(10), |_| panic!("guard: the test hung")).unwrap();
-    t.unref();
-    t
-}
-
-fn assert_closed(lp: &Loop) {
-    assert_eq!(lp.active_handles(), 0, "handles left open");
-    assert!(!lp.is_alive(), "the loop is still alive");
-}
+mod common;
+use common::{assert_closed, guard};
 
 #[test]
 fn loop_alive_backend_follows_waiter_backend() {

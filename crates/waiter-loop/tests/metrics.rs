@@ -8,26 +8,10 @@ use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use waiter_loop::{Interest, Loop, Phase, Signal, Timer, Watch};
+use waiter_loop::{Interest, Loop, Phase, Signal, Watch};
 
-fn guard(lp: &Loop) -> Timer {
-    let t = lp.set_timeout(Duration::from_secs(10), |_| panic!("guard: the test hung")).unwrap();
-    t.unref();
-    t
-}
-
-fn assert_closed(lp: &Loop) {
-    assert_eq!(lp.active_handles(), 0, "handles left open");
-    assert!(!lp.is_alive(), "the loop is still alive");
-}
-
-/// Holds the thread (and so the loop) for `d`, as a CPU-bound callback would.
-fn busy(d: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < d {
-        std::hint::spin_loop();
-    }
-}
+mod common;
+use common::{assert_closed, guard, spin};
 
 #[test]
 fn metrics_count_iterations_and_events() {
@@ -88,7 +72,7 @@ fn metrics_idle_time_grows_while_waiting_and_not_while_busy() {
     assert!(idle <= took, "idle {idle:?} > the whole run {took:?}");
 
     let before = lp.metrics().idle_time;
-    lp.set_immediate(|_| busy(Duration::from_millis(50)));
+    lp.set_immediate(|_| spin(Duration::from_millis(50)));
     lp.run().unwrap();
     let idle = lp.metrics().idle_time - before;
     assert!(idle < Duration::from_millis(25), "busy for 50 ms, yet idle {idle:?}");
@@ -103,7 +87,7 @@ fn metrics_event_loop_delay_p99_reflects_a_blocking_callback() {
     let monitor = lp.monitor_event_loop_delay(Duration::from_millis(10)).unwrap();
     assert!(!monitor.has_ref(), "the monitor does not hold the loop");
     assert_eq!(lp.active_handles(), 0);
-    lp.set_timeout(Duration::from_millis(100), |_| busy(Duration::from_millis(30))).unwrap();
+    lp.set_timeout(Duration::from_millis(100), |_| spin(Duration::from_millis(30))).unwrap();
     lp.set_timeout(Duration::from_millis(300), |_| {}).unwrap();
     lp.run().unwrap();
     monitor.clear();
@@ -127,7 +111,7 @@ fn metrics_watchdog_names_a_slow_callback() {
         move |slow| reports.borrow_mut().push((slow.label.to_string(), slow.phase, slow.held))
     });
     let fast = Rc::new(Cell::new(0));
-    lp.set_timeout(Duration::from_millis(1), |_| busy(Duration::from_millis(20))).unwrap();
+    lp.set_timeout(Duration::from_millis(1), |_| spin(Duration::from_millis(20))).unwrap();
     for _ in 0..10 {
         let fast = fast.clone();
         lp.set_immediate(move |lp| {
@@ -158,9 +142,9 @@ fn metrics_watchdog_sees_next_ticks_and_tasks_in_their_phase() {
         let reports = reports.clone();
         move |slow| reports.borrow_mut().push((slow.label.to_string(), slow.phase))
     });
-    lp.set_immediate(|lp| lp.next_tick(|_| busy(Duration::from_millis(15))));
+    lp.set_immediate(|lp| lp.next_tick(|_| spin(Duration::from_millis(15))));
     lp.on_close(|lp| {
-        lp.spawn(async { busy(Duration::from_millis(15)) });
+        lp.spawn(async { spin(Duration::from_millis(15)) });
     });
     lp.run().unwrap();
     let reports = reports.borrow();
@@ -189,7 +173,7 @@ fn metrics_watchdog_off_reports_nothing() {
         move |_| reports.set(reports.get() + 1)
     });
     lp.set_watchdog(None, |_| {});
-    lp.set_immediate(|_| busy(Duration::from_millis(15)));
+    lp.set_immediate(|_| spin(Duration::from_millis(15)));
     lp.run().unwrap();
     assert_eq!(reports.get(), 0);
     assert_closed(&lp);
@@ -206,7 +190,7 @@ fn metrics_watchdog_names_every_kind_of_slow_callback() {
         let reports = reports.clone();
         move |slow| reports.borrow_mut().push((slow.label.to_string(), slow.phase))
     });
-    let slow = || busy(Duration::from_millis(15));
+    let slow = || spin(Duration::from_millis(15));
     lp.queue_work(|| (), move |_, _| slow()).unwrap();
     let handle = lp.handle();
     std::thread::spawn(move || handle.post(move |_| slow()).unwrap()).join().unwrap();

@@ -11,15 +11,11 @@ use std::time::Duration;
 
 use waiter_loop::{Handle, Loop, Timer};
 
-fn guard(lp: &Loop) -> Timer {
-    let t = lp.set_timeout(Duration::from_secs(20), |_| panic!("guard: the test hung")).unwrap();
-    t.unref();
-    t
-}
+mod common;
+use common::assert_closed;
 
-fn assert_closed(lp: &Loop) {
-    assert_eq!(lp.active_handles(), 0, "handles left open");
-    assert!(!lp.is_alive(), "the loop is still alive");
+fn guard(lp: &Loop) -> Timer {
+    common::guard_for(lp, Duration::from_secs(20))
 }
 
 /// Whether `a` and `b` are the same loop: a handle started on one shows on the other.

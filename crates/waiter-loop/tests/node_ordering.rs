@@ -48,6 +48,9 @@ use std::time::{Duration, Instant};
 
 use waiter_loop::{yield_now, Backend, Immediate, Interest, Loop, Timer, Watch};
 
+mod common;
+use common::spin;
+
 /// Generous bounds: a program takes milliseconds; a loaded CI box, far more.
 const NODE_TIMEOUT: Duration = Duration::from_secs(30);
 const TWIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -633,14 +636,6 @@ fn close_from_close(lp: &Loop, out: &Lines) {
     }
 }
 
-/// Busy-waits `d`, like the JS programs' `spin`: the loop's thread is held.
-fn spin(d: Duration) {
-    let end = Instant::now() + d;
-    while Instant::now() < end {
-        std::hint::spin_loop();
-    }
-}
-
 fn timer_fresh_clock(lp: &Loop, out: &Lines) {
     let o = out.clone();
     lp.set_timeout(ms(40), move |lp| {
@@ -724,6 +719,8 @@ fn every_js_program_has_a_twin() {
         .unwrap_or_else(|e| panic!("listing {}: {e}", dir.display()))
         .map(|entry| entry.expect("a directory entry").file_name().to_string_lossy().into_owned())
         .filter_map(|name| name.strip_suffix(".js").map(str::to_string))
+        // common.js holds the programs' shared helpers: it is no program itself.
+        .filter(|program| program != "common")
         .collect();
     programs.sort();
     let mut twins: Vec<&str> = PROGRAMS.to_vec();

@@ -8,18 +8,10 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use waiter_loop::{Interest, Loop, Timer};
+use waiter_loop::{Interest, Loop};
 
-fn guard(lp: &Loop) -> Timer {
-    let t = lp.set_timeout(Duration::from_secs(10), |_| panic!("guard: the test hung")).unwrap();
-    t.unref();
-    t
-}
-
-fn assert_closed(lp: &Loop) {
-    assert_eq!(lp.active_handles(), 0, "handles left open");
-    assert!(!lp.is_alive(), "the loop is still alive");
-}
+mod common;
+use common::{assert_closed, guard};
 
 thread_local! {
     /// What ran, with the tick it ran in. Thread-local so that posts from

@@ -11,15 +11,14 @@ use std::time::{Duration, Instant};
 
 use waiter_loop::{Loop, Timer, WorkError};
 
+mod common;
+
 fn guard(lp: &Loop) -> Timer {
-    let t = lp.set_timeout(Duration::from_secs(20), |_| panic!("guard: the test hung")).unwrap();
-    t.unref();
-    t
+    common::guard_for(lp, Duration::from_secs(20))
 }
 
 fn assert_closed(lp: &Loop) {
-    assert_eq!(lp.active_handles(), 0, "handles left open");
-    assert!(!lp.is_alive(), "the loop is still alive");
+    common::assert_closed(lp);
     assert_eq!(lp.pending_work(), 0);
 }
 

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use waiter_loop::Loop;
 
+mod common;
+
 #[test]
 fn pool_size_two_threads_run_four_200ms_jobs_in_two_rounds() {
     // Before the first pool use, which reads the variable.
@@ -15,8 +17,7 @@ fn pool_size_two_threads_run_four_200ms_jobs_in_two_rounds() {
     assert_eq!(waiter_loop::threadpool_size(), 2);
 
     let lp = Loop::new().unwrap();
-    let guard = lp.set_timeout(Duration::from_secs(20), |_| panic!("guard: the test hung")).unwrap();
-    guard.unref();
+    let _guard = common::guard_for(&lp, Duration::from_secs(20));
     let running = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();

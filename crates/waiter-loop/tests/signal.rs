@@ -13,18 +13,10 @@ use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::time::Duration;
 
-use waiter_loop::{Loop, Signal, SignalWatch, Timer};
+use waiter_loop::{Loop, Signal, SignalWatch};
 
-fn guard(lp: &Loop) -> Timer {
-    let t = lp.set_timeout(Duration::from_secs(10), |_| panic!("guard: the test hung")).unwrap();
-    t.unref();
-    t
-}
-
-fn assert_closed(lp: &Loop) {
-    assert_eq!(lp.active_handles(), 0, "handles left open");
-    assert!(!lp.is_alive(), "the loop is still alive");
-}
+mod common;
+use common::{assert_closed, guard};
 
 fn raise(sig: Signal) {
     // SAFETY: raise only sends a signal to this thread, which blocks it.

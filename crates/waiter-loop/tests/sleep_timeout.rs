@@ -4,18 +4,10 @@ use std::future::pending;
 use std::io;
 use std::time::{Duration, Instant};
 
-use waiter_loop::{Elapsed, Loop, Timer};
+use waiter_loop::{Elapsed, Loop};
 
-fn guard(lp: &Loop) -> Timer {
-    let t = lp.set_timeout(Duration::from_secs(10), |_| panic!("guard: the test hung")).unwrap();
-    t.unref();
-    t
-}
-
-fn assert_closed(lp: &Loop) {
-    assert_eq!(lp.active_handles(), 0, "handles left open");
-    assert!(!lp.is_alive(), "the loop is still alive");
-}
+mod common;
+use common::{assert_closed, guard};
 
 #[test]
 fn sleep_waits_at_least_its_delay() {

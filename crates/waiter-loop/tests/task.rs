@@ -9,18 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use waiter_loop::{yield_now, Loop, Timer};
+use waiter_loop::{yield_now, Loop};
 
-fn guard(lp: &Loop) -> Timer {
-    let t = lp.set_timeout(Duration::from_secs(10), |_| panic!("guard: the test hung")).unwrap();
-    t.unref();
-    t
-}
-
-fn assert_closed(lp: &Loop) {
-    assert_eq!(lp.active_handles(), 0, "handles left open");
-    assert!(!lp.is_alive(), "the loop is still alive");
-}
+mod common;
+use common::{assert_closed, guard};
 
 /// A one-shot flag another thread sets, waking whoever waits on it.
 #[derive(Default)]

@@ -11,12 +11,14 @@ use std::time::Duration;
 use waiter_loop::net::{ListenOptions, TcpListener, TcpStream};
 use waiter_loop::{nofile_limit, set_nofile_limit, Loop};
 
+mod common;
+
 const PAIRS: usize = 5_000;
 /// Descriptors beyond the sockets: stdio, the loop's own, the listener, slack.
 const EXTRA_FDS: u64 = 64;
 
 fn run<F: Future>(lp: &Loop, f: F) -> F::Output {
-    lp.block_on(async { lp.timeout(Duration::from_secs(120), f).unwrap().await.expect("the test timed out") })
+    common::run_within(lp, Duration::from_secs(120), f)
 }
 
 /// One `read_start` callback: which socket, how many events its tick delivered, what it read.

@@ -12,19 +12,14 @@ use std::net::Shutdown;
 use std::rc::Rc;
 use std::time::Duration;
 
-use waiter_loop::net::{TcpListener, TcpStream};
+use waiter_loop::net::TcpStream;
 use waiter_loop::Loop;
 
-fn run<F: Future>(lp: &Loop, f: F) -> F::Output {
-    lp.block_on(async { lp.timeout(Duration::from_secs(20), f).unwrap().await.expect("the test timed out") })
-}
+mod common;
+use common::tcp_pair as pair;
 
-/// A connected pair over 127.0.0.1.
-async fn pair(lp: &Loop) -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind(lp, "127.0.0.1:0".parse().unwrap()).unwrap();
-    let client = TcpStream::connect(lp, listener.local_addr().unwrap()).await.unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    (server, client)
+fn run<F: Future>(lp: &Loop, f: F) -> F::Output {
+    common::run_within(lp, Duration::from_secs(20), f)
 }
 
 /// Makes `b` reset the connection: it closes with data of `a`'s unread.

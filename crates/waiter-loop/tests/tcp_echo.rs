@@ -12,13 +12,14 @@ use std::time::Duration;
 use waiter_loop::net::{TcpListener, TcpStream};
 use waiter_loop::Loop;
 
+mod common;
+
 const CLIENTS: usize = 8;
 /// Larger than a loopback socket's buffers, so writes must wait for the reader.
 const BYTES: usize = 512 * 1024;
 
-/// Runs `f` to completion on `lp`, failing instead of hanging past 20 s.
 fn run<F: Future>(lp: &Loop, f: F) -> F::Output {
-    lp.block_on(async { lp.timeout(Duration::from_secs(20), f).unwrap().await.expect("the test timed out") })
+    common::run_within(lp, Duration::from_secs(20), f)
 }
 
 fn localhost() -> SocketAddr {

@@ -9,14 +9,17 @@ use std::net::Shutdown;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use waiter_loop::net::{TcpListener, TcpStream};
+use waiter_loop::net::TcpStream;
 use waiter_loop::Loop;
+
+mod common;
+use common::tcp_pair as pair;
 
 /// Several times a loopback socket's buffer, so sending waits for the reader.
 const FILE_LEN: usize = 8 * 1024 * 1024;
 
 fn run<F: Future>(lp: &Loop, f: F) -> F::Output {
-    lp.block_on(async { lp.timeout(Duration::from_secs(20), f).unwrap().await.expect("the test timed out") })
+    common::run_within(lp, Duration::from_secs(20), f)
 }
 
 /// A temporary file removed on drop.
@@ -38,14 +41,6 @@ impl Drop for TempFile {
 
 fn contents() -> Vec<u8> {
     (0..FILE_LEN).map(|i| (i % 251) as u8).collect()
-}
-
-/// A connected pair: (the sending server side, the receiving client).
-async fn pair(lp: &Loop) -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind(lp, "127.0.0.1:0".parse().unwrap()).unwrap();
-    let client = TcpStream::connect(lp, listener.local_addr().unwrap()).await.unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    (server, client)
 }
 
 /// Reads until end-of-stream in a task of its own.

@@ -8,17 +8,8 @@ use std::time::{Duration, Instant};
 
 use waiter_loop::{Loop, Timer};
 
-/// Fails a hung test instead of letting it hang: an unref'd timer that panics.
-fn guard(lp: &Loop) -> Timer {
-    let t = lp.set_timeout(Duration::from_secs(10), |_| panic!("guard: the test hung")).unwrap();
-    t.unref();
-    t
-}
-
-fn assert_closed(lp: &Loop) {
-    assert_eq!(lp.active_handles(), 0, "handles left open");
-    assert!(!lp.is_alive(), "the loop is still alive");
-}
+mod common;
+use common::{assert_closed, guard};
 
 #[test]
 fn timer_timeouts_fire_once_and_never_early() {

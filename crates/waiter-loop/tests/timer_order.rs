@@ -7,16 +7,8 @@ use std::time::Duration;
 
 use waiter_loop::{Loop, Timer};
 
-fn guard(lp: &Loop) -> Timer {
-    let t = lp.set_timeout(Duration::from_secs(10), |_| panic!("guard: the test hung")).unwrap();
-    t.unref();
-    t
-}
-
-fn assert_closed(lp: &Loop) {
-    assert_eq!(lp.active_handles(), 0, "handles left open");
-    assert!(!lp.is_alive(), "the loop is still alive");
-}
+mod common;
+use common::{assert_closed, guard};
 
 #[test]
 fn timer_order_equal_delays_fire_in_start_order() {

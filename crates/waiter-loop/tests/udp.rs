@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 use waiter_loop::net::UdpSocket;
 use waiter_loop::Loop;
 
+mod common;
+
 fn run<F: Future>(lp: &Loop, f: F) -> F::Output {
-    lp.block_on(async { lp.timeout(Duration::from_secs(10), f).unwrap().await.expect("the test timed out") })
+    common::run_within(lp, Duration::from_secs(10), f)
 }
 
 fn bind(lp: &Loop) -> UdpSocket {

@@ -13,8 +13,10 @@ use std::time::Duration;
 use waiter_loop::net::{UnixListener, UnixStream};
 use waiter_loop::Loop;
 
+mod common;
+
 fn run<F: Future>(lp: &Loop, f: F) -> F::Output {
-    lp.block_on(async { lp.timeout(Duration::from_secs(10), f).unwrap().await.expect("the test timed out") })
+    common::run_within(lp, Duration::from_secs(10), f)
 }
 
 /// A socket path in the temporary directory, removed before and after.

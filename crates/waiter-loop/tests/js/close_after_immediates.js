@@ -4,13 +4,11 @@
 // to it and before an immediate that immediate queued (next tick).
 'use strict';
 const net = require('net');
+const { sinkServer } = require('./common');
 const log = (line) => console.log(line);
 process.on('exit', () => log('exit'));
 
-const server = net.createServer((conn) => {
-  conn.on('error', () => {});
-  conn.resume();
-});
+const server = sinkServer();
 server.listen(0, '127.0.0.1', () => {
   const socket = net.connect(server.address().port, '127.0.0.1');
   socket.on('connect', () => {

@@ -5,13 +5,11 @@
 // 'close' listener destroys the second.
 'use strict';
 const net = require('net');
+const { sinkServer } = require('./common');
 const log = (line) => console.log(line);
 process.on('exit', () => log('exit'));
 
-const server = net.createServer((conn) => {
-  conn.on('error', () => {});
-  conn.resume();
-});
+const server = sinkServer();
 server.listen(0, '127.0.0.1', () => {
   const port = server.address().port;
   const sockets = [net.connect(port, '127.0.0.1'), net.connect(port, '127.0.0.1')];

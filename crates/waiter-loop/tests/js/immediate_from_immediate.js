@@ -3,13 +3,9 @@
 // then runs first. Node's setTimeout(0) means 1 ms, so the first immediate
 // spins for 3 ms to make the timer certainly due at the next timers phase.
 'use strict';
+const { spin } = require('./common');
 const log = (line) => console.log(line);
 process.on('exit', () => log('exit'));
-
-function spin(ms) {
-  const end = process.hrtime.bigint() + BigInt(ms) * 1000000n;
-  while (process.hrtime.bigint() < end);
-}
 
 setImmediate(() => {
   log('immediate 1');

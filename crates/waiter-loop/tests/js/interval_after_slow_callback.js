@@ -7,13 +7,9 @@
 // after the 120 ms timeout. Rescheduled from the phase's cached time (~50 ms),
 // the second run would be due at ~90 ms, already past, and come first.
 'use strict';
+const { spin } = require('./common');
 const log = (line) => console.log(line);
 process.on('exit', () => log('exit'));
-
-function spin(ms) {
-  const end = process.hrtime.bigint() + BigInt(ms) * 1000000n;
-  while (process.hrtime.bigint() < end);
-}
 
 setTimeout(() => {
   log('slow 10 ms timeout');

@@ -4,13 +4,9 @@
 // 20 ms apart fire 20 ms apart, and an immediate queued by the first runs
 // in between. (Started from libuv's cached time, they would fire together.)
 'use strict';
+const { spin } = require('./common');
 const log = (line) => console.log(line);
 process.on('exit', () => log('exit'));
-
-function spin(ms) {
-  const end = process.hrtime.bigint() + BigInt(ms) * 1000000n;
-  while (process.hrtime.bigint() < end);
-}
 
 setTimeout(() => {
   log('timeout A');
