@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{connect, get, kill, root_with, spawn, wait_exit};
+use common::{connect, get, root_with, spawn_traced, stop_traced};
 
 /// The length of the request `common::get` sends for `path`, as strace prints it.
 fn request_len(path: &str) -> String {
@@ -32,19 +32,8 @@ fn calls(trace: &str) -> Vec<(String, String)> {
 fn hot_small_file_is_one_read_and_one_writev() {
     let root = root_with("strace", &[("s.txt", b"0123456789")]);
     let trace_file = root.with_extension("trace");
-    let trace_path = trace_file.to_str().unwrap();
-    let prefix = [
-        "strace",
-        "-f",
-        "-qq",
-        "-s",
-        "64",
-        "-o",
-        trace_path,
-        "-e",
-        "trace=read,recvfrom,writev,sendfile,openat,fstat,newfstatat,statx",
-    ];
-    let mut server = spawn(&prefix, &root, &["--workers", "1"]);
+    let server =
+        spawn_traced(&root, &trace_file, "read,recvfrom,writev,sendfile,openat,fstat,newfstatat,statx");
     let mut stream = connect(server.addr);
     assert_eq!(get(&mut stream, "/s.txt?cold", 10), b"0123456789", "cold request");
     for _ in 0..3 {
@@ -55,14 +44,7 @@ fn hot_small_file_is_one_read_and_one_writev() {
     }
     drop(stream);
     // strace's child is the server.
-    let children =
-        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", server.child.id())).unwrap();
-    let pid: u32 = children.split_whitespace().next().expect("the traced server").parse().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    kill(pid, "TERM");
-    wait_exit(&mut server.child);
-
-    let trace = std::fs::read_to_string(&trace_file).unwrap();
+    let trace = stop_traced(server, &trace_file);
     let all = calls(&trace);
     let (cold_len, hot_len) = (request_len("/s.txt?cold"), request_len("/s.txt?hot"));
     let first_hot = all.iter().position(|(n, r)| n == "read" && *r == cold_len).and_then(|cold| {

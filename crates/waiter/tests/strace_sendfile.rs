@@ -9,7 +9,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use common::{connect, kill, root_with, spawn, wait_exit};
+use common::{connect, root_with, spawn_traced, stop_traced};
 
 /// The body's length: 100 KiB, above the 16 KiB small-file threshold.
 const LEN: usize = 100 * 1024;
@@ -92,19 +92,11 @@ fn hot_large_file_is_read_corked_writev_sendfile() {
     let body: Vec<u8> = (0..LEN).map(|i| (i * 7 % 251) as u8).collect();
     let root = root_with("strace-sendfile", &[("big.bin", &body)]);
     let trace_file = root.with_extension("trace");
-    let trace_path = trace_file.to_str().unwrap();
-    let prefix = [
-        "strace",
-        "-f",
-        "-qq",
-        "-s",
-        "64",
-        "-o",
-        trace_path,
-        "-e",
-        "trace=read,recvfrom,writev,sendfile,setsockopt,openat,open,fstat,newfstatat,statx,stat,lstat",
-    ];
-    let mut server = spawn(&prefix, &root, &["--workers", "1"]);
+    let server = spawn_traced(
+        &root,
+        &trace_file,
+        "read,recvfrom,writev,sendfile,setsockopt,openat,open,fstat,newfstatat,statx,stat,lstat",
+    );
     let mut stream = connect(server.addr);
     let (_, cold) = get_raw(&mut stream, "/big.bin?cold");
     assert!(cold == body, "cold request: body differs");
@@ -114,14 +106,7 @@ fn hot_large_file_is_read_corked_writev_sendfile() {
     assert!(hot == body, "hot request: body differs");
     drop(stream);
     // strace's child is the server.
-    let children =
-        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", server.child.id())).unwrap();
-    let pid: u32 = children.split_whitespace().next().expect("the traced server").parse().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    kill(pid, "TERM");
-    wait_exit(&mut server.child);
-
-    let trace = std::fs::read_to_string(&trace_file).unwrap();
+    let trace = stop_traced(server, &trace_file);
     let all = calls(&trace);
     let (cold_len, hot_len) =
         (request("/big.bin?cold").len().to_string(), request("/big.bin?hot").len().to_string());

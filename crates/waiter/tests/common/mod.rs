@@ -98,3 +98,24 @@ pub fn get(stream: &mut TcpStream, path: &str, len: usize) -> Vec<u8> {
         }
     }
 }
+
+/// Starts the server with one worker under `strace -f`, tracing `syscalls`
+/// (strace's `-e trace=` list) into `trace_file`.
+pub fn spawn_traced(root: &Path, trace_file: &Path, syscalls: &str) -> Running {
+    let trace_path = trace_file.to_str().expect("a UTF-8 temp path");
+    let filter = format!("trace={syscalls}");
+    let prefix = ["strace", "-f", "-qq", "-s", "64", "-o", trace_path, "-e", &filter];
+    spawn(&prefix, root, &["--workers", "1"])
+}
+
+/// Stops a server started by [`spawn_traced`] (strace's child) with SIGTERM
+/// and returns the trace it left in `trace_file`.
+pub fn stop_traced(mut server: Running, trace_file: &Path) -> String {
+    let children =
+        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", server.child.id())).unwrap();
+    let pid: u32 = children.split_whitespace().next().expect("the traced server").parse().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    kill(pid, "TERM");
+    wait_exit(&mut server.child);
+    std::fs::read_to_string(trace_file).unwrap()
+}
