@@ -129,6 +129,8 @@ fn async_post_wakes_a_loop_blocked_in_poll() {
     thread_local!(static LONG: RefCell<Option<Timer>> = const { RefCell::new(None) });
     LONG.with(|l| *l.borrow_mut() = Some(long));
     let handle = lp.handle();
+    // Taken before the poster exists, so its 50 ms sleep cannot start earlier.
+    let started = Instant::now();
     let poster = thread::spawn(move || {
         thread::sleep(Duration::from_millis(50));
         let posted = Instant::now();
@@ -140,7 +142,6 @@ fn async_post_wakes_a_loop_blocked_in_poll() {
             })
             .unwrap();
     });
-    let started = Instant::now();
     lp.run().unwrap();
     let took = started.elapsed();
     poster.join().unwrap();

@@ -194,6 +194,8 @@ fn task_block_on_woken_from_another_thread() {
     let lp = Loop::new().unwrap();
     let _guard = guard(&lp);
     let flag = Arc::new(Flag::default());
+    // Taken before the setter exists, so its 20 ms sleep cannot start earlier.
+    let started = Instant::now();
     let setter = {
         let flag = flag.clone();
         std::thread::spawn(move || {
@@ -201,7 +203,6 @@ fn task_block_on_woken_from_another_thread() {
             flag.set();
         })
     };
-    let started = Instant::now();
     lp.block_on(flag.wait());
     let took = started.elapsed();
     setter.join().unwrap();
