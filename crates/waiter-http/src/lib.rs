@@ -69,6 +69,7 @@
 #![deny(missing_docs)]
 
 pub mod access_log;
+pub mod app;
 pub mod autoindex;
 pub mod conditional;
 pub mod config;
