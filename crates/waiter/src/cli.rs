@@ -1,4 +1,5 @@
-//! The command line: `waiter serve [ROOT] --listen ... --workers ...`, parsed by clap into a [`ServeArgs`].
+//! The command line: `waiter serve [ROOT] --listen ... --workers ...`, parsed by clap into a
+//! [`ServeArgs`], and `waiter load URL -c N -d DURATION ...`, parsed into a [`LoadArgs`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -7,6 +8,9 @@ use clap::{value_parser, Arg, ArgAction, ArgMatches, Command};
 use waiter_http::access_log::{AccessLogConfig, LogFormat, LogTarget};
 use waiter_http::response::HeaderValue;
 use waiter_http::Config;
+
+use crate::load::target::{parse_header, Target};
+use crate::load::LoadArgs;
 
 /// Everything `waiter serve` was asked to do.
 #[derive(Debug)]
@@ -125,6 +129,156 @@ pub fn command() -> Command {
         .subcommand_required(true)
         .arg_required_else_help(true)
         .subcommand(serve)
+        .subcommand(load_command())
+}
+
+/// The text after `waiter load --help`'s flags: what the output means.
+const LOAD_AFTER_HELP: &str = "\
+Connections are opened before the clock starts (the time it took is printed). Each busy
+connection then sends keep-alive GETs, one at a time (no pipelining), until DURATION is up;
+responses in flight then finish. A response with `Connection: close` (or an error) makes the
+connection reconnect; reconnects are counted.
+
+With --rate, latency is measured from the time each request was due, not when it was sent, so a
+server that stalls is charged for the requests that should have gone out meanwhile (coordinated
+omission, as wrk2 does); the uncorrected figures are printed too.
+
+--json prints one object: url, connections, idle, rate (null without --rate), backend,
+connect_s, duration_s, requests, rps, bytes (heads and bodies read), body_bytes, bytes_per_s,
+reconnects, idle_closed, errors {connect, read, write, status, timeout}, latency_us {p50, p90,
+p99, p999, max, mean, stdev} and latency_uncorrected_us (the same keys). Requests that got a
+non-2xx/3xx status count in requests and in errors.status.
+
+Exit status: 0 after a run (even with errors counted), 1 when it could not start (no
+connection could be opened, too few file descriptors), 2 for bad flags.";
+
+fn load_command() -> Command {
+    let count = |name: &'static str, short: char, default: &'static str, help: &'static str| {
+        Arg::new(name)
+            .short(short)
+            .long(name)
+            .value_name("N")
+            .value_parser(value_parser!(u64).range(0..=10_000_000))
+            .default_value(default)
+            .help(help)
+    };
+    Command::new("load")
+        .about("Load an HTTP/1.1 server with keep-alive GETs, as wrk/wrk2 do, on one event loop")
+        .after_help(LOAD_AFTER_HELP)
+        .arg(
+            Arg::new("url")
+                .value_name("URL")
+                .required(true)
+                .help("http://HOST[:PORT]/PATH; HOST is an IPv4 literal, [IPv6] or localhost"),
+        )
+        .arg(count("connections", 'c', "10", "Busy connections, each with one request in flight"))
+        .arg(
+            Arg::new("duration")
+                .short('d')
+                .long("duration")
+                .value_name("DURATION")
+                .value_parser(parse_duration)
+                .default_value("10s")
+                .help("How long to send requests: 10s, 500ms, 2m, 1h (a bare number is seconds)"),
+        )
+        .arg(
+            Arg::new("rate")
+                .short('R')
+                .long("rate")
+                .value_name("REQ_PER_S")
+                .value_parser(value_parser!(u64).range(1..))
+                .help(
+                    "Total requests per second, spread evenly over the connections (wrk2); \
+                     latency corrected for coordinated omission [default: as fast as possible]",
+                ),
+        )
+        .arg(Arg::new("idle").long("idle").value_name("N").value_parser(value_parser!(u64).range(0..=10_000_000)).default_value("0").help(
+            "Also hold N connections open without sending anything (to measure a server's memory per idle connection)",
+        ))
+        .arg(
+            Arg::new("header")
+                .short('H')
+                .long("header")
+                .value_name("'NAME: VALUE'")
+                .action(ArgAction::Append)
+                .help("Add a request header (repeatable); a Host header replaces the URL's"),
+        )
+        .arg(
+            Arg::new("timeout")
+                .long("timeout")
+                .value_name("DURATION")
+                .value_parser(parse_duration)
+                .default_value("2s")
+                .help("Time a request may wait for its response, or a connect for its handshake"),
+        )
+        .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("Print one JSON object instead of text (keys below)"))
+        .arg(
+            Arg::new("threads")
+                .short('t')
+                .long("threads")
+                .value_name("1")
+                .value_parser(value_parser!(u64).range(1..=1))
+                .help("Accepted for wrk's command lines: always 1 (one thread, one loop; run more processes for more)"),
+        )
+        .arg(
+            Arg::new("latency")
+                .long("latency")
+                .action(ArgAction::SetTrue)
+                .help("Accepted for wrk's command lines: the latency distribution is always printed"),
+        )
+}
+
+/// Parses `10s`, `500ms`, `2m`, `1h`, `1.5s`, or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = match unit {
+        "" | "s" => 1.0,
+        "ms" => 1e-3,
+        "us" => 1e-6,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("unknown unit {unit:?} (use ms, s, m or h)")),
+    };
+    let value: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 10s"))?;
+    let secs = value * scale;
+    if !(secs > 0.0 && secs <= 366.0 * 86400.0) {
+        return Err(format!("{text:?}: must be more than zero and at most a year"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Turns `load`'s matches into [`LoadArgs`].
+///
+/// # Errors
+///
+/// A message for a URL or header that cannot be used, or no connections at all.
+pub fn load_args(m: &ArgMatches) -> Result<LoadArgs, String> {
+    let url = m.get_one::<String>("url").ok_or("a URL is required")?;
+    let count = |name: &str| m.get_one::<u64>(name).map_or(0, |&n| n as usize);
+    let headers = m
+        .get_many::<String>("header")
+        .into_iter()
+        .flatten()
+        .map(|h| parse_header(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let args = LoadArgs {
+        target: Target::parse(url)?,
+        headers,
+        connections: count("connections"),
+        idle: count("idle"),
+        duration: *m.get_one::<Duration>("duration").ok_or("--duration is required")?,
+        rate: m.get_one::<u64>("rate").copied(),
+        timeout: *m.get_one::<Duration>("timeout").ok_or("--timeout is required")?,
+        json: m.get_flag("json"),
+    };
+    if args.connections == 0 && args.idle == 0 {
+        return Err("-c/--connections 0 needs --idle N (nothing to do otherwise)".to_string());
+    }
+    if args.connections == 0 && args.rate.is_some() {
+        return Err("--rate needs busy connections (-c N, N > 0)".to_string());
+    }
+    Ok(args)
 }
 
 /// Turns `serve`'s matches into [`ServeArgs`].

@@ -1,4 +1,5 @@
-//! `waiter`: the command-line entry point. `waiter serve [ROOT]` runs the static file server.
+//! `waiter`: the command-line entry point. `waiter serve [ROOT]` runs the static file server;
+//! `waiter load URL` loads an HTTP server (see [`load`]).
 //!
 //! The process model is nginx's: the main thread blocks SIGINT, SIGTERM and
 //! SIGHUP before any other thread exists (so they reach its signalfd only),
@@ -10,6 +11,7 @@
 
 mod cli;
 mod config_file;
+mod load;
 
 use std::io;
 use std::net::SocketAddr;
@@ -30,7 +32,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Some(("serve", m)) = matches.subcommand() else { unreachable!("clap requires a subcommand") };
+    let m = match matches.subcommand() {
+        Some(("serve", m)) => m,
+        Some(("load", m)) => return load_main(m),
+        _ => unreachable!("clap requires a subcommand"),
+    };
     let args = match cli::serve_args(m) {
         Ok(args) => args,
         Err(msg) => {
@@ -42,6 +48,31 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("waiter: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `waiter load`: runs the load and prints the report on stdout.
+fn load_main(m: &clap::ArgMatches) -> ExitCode {
+    let args = match cli::load_args(m) {
+        Ok(args) => args,
+        Err(msg) => {
+            eprintln!("waiter load: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    match load::run(&args) {
+        Ok(report) => {
+            if args.json {
+                println!("{}", report.json());
+            } else {
+                print!("{}", report.human());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("waiter load: {e}");
             ExitCode::from(1)
         }
     }
