@@ -327,3 +327,46 @@ pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Whether the long versions were asked for (`WAITER_RELIABILITY=long`, set
+/// by `reliability/run.sh`): same checks, issue-sized loads.
+pub fn long() -> bool {
+    std::env::var("WAITER_RELIABILITY").is_ok_and(|v| v == "long")
+}
+
+/// `short` normally, `long` under [`long`].
+pub fn scaled<T>(short: T, long_value: T) -> T {
+    if long() {
+        long_value
+    } else {
+        short
+    }
+}
+
+/// Prints a figure and, when `WAITER_RELIABILITY_OUT` names a file, appends
+/// `item<TAB>metric<TAB>value` to it for `reliability/report.py`.
+pub fn record(item: &str, metric: &str, value: impl std::fmt::Display) {
+    eprintln!("figure: {item} {metric} = {value}");
+    if let Ok(path) = std::env::var("WAITER_RELIABILITY_OUT") {
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+        writeln!(file, "{item}\t{metric}\t{value}").unwrap();
+    }
+}
+
+/// Raises this test process's soft `RLIMIT_NOFILE` to `n` with prlimit(1)
+/// (the hard limit must allow it: CI sets `ulimit -n` to the hard limit).
+pub fn raise_own_nofile(n: u64) {
+    let ok = Command::new("prlimit")
+        .arg(format!("--pid={}", std::process::id()))
+        .arg(format!("--nofile={n}:"))
+        .status()
+        .expect("prlimit (util-linux)")
+        .success();
+    assert!(ok, "prlimit --nofile={n}: is the hard limit lower?");
+}
+
+/// Polls until the server holds at most `fds` descriptors; the count it got down to.
+pub fn settle_fds(server: &Waiter, fds: usize, limit: Duration) -> usize {
+    wait_for(limit, || server.fds() <= fds);
+    server.fds()
+}
