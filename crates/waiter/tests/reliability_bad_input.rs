@@ -187,6 +187,7 @@ fn every_bad_request_gets_its_status_and_no_desync() {
     let entries = corpus();
     assert!(entries.len() >= 200, "the corpus holds {} entries", entries.len());
     let base = scratch("bad-input");
+    let _cleanup = reliability::Cleanup(base.clone());
     let root = hostile_root(&base);
     let server = Waiter::start(&[], &root, &["--workers", "1", "--header-timeout", "1"]);
     let addr = server.addr;
@@ -227,5 +228,4 @@ fn every_bad_request_gets_its_status_and_no_desync() {
     );
     assert!(server.alive(), "the server survived");
     server.stop();
-    let _ = std::fs::remove_dir_all(base);
 }

@@ -14,19 +14,22 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use reliability::{checksum, get_once, pattern, read_response, record, scaled, scratch, settle_fds, Waiter};
+use reliability::{
+    checksum, get_once, pattern, read_response, record, scaled, scratch, settle_fds, Cleanup, Waiter,
+};
 
 /// A root with `a.txt`, ten small files `f0`..`f9` holding their own name,
 /// and an 8 MiB `big.bin` (sent with sendfile).
-fn flood_root(tag: &str) -> std::path::PathBuf {
-    let root = scratch(tag).join("root");
+fn flood_root(tag: &str) -> (Cleanup, std::path::PathBuf) {
+    let base = scratch(tag);
+    let root = base.join("root");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("a.txt"), b"0123456789").unwrap();
     for i in 0..10 {
         std::fs::write(root.join(format!("f{i}")), format!("f{i}")).unwrap();
     }
     std::fs::write(root.join("big.bin"), pattern(8 << 20)).unwrap();
-    root
+    (Cleanup(base), root)
 }
 
 /// Descriptors and RSS after a warm-up, to compare with after the load.
@@ -55,7 +58,7 @@ fn check_after(item: &str, mut server: Waiter, (fds0, rss0): (usize, u64)) {
 
 #[test]
 fn connect_close_cycles() {
-    let root = flood_root("connect-close");
+    let (_cleanup, root) = flood_root("connect-close");
     let server = Waiter::start(&[], &root, &["--workers", "1"]);
     let base = baseline(&server);
     let seconds = scaled(3, 30);
@@ -92,7 +95,7 @@ fn connect_close_cycles() {
 
 #[test]
 fn half_open_and_half_closed_connections() {
-    let root = flood_root("half-open");
+    let (_cleanup, root) = flood_root("half-open");
     let server = Waiter::start(&[], &root, &["--workers", "1", "--header-timeout", "2"]);
     let base = baseline(&server);
     let n = scaled(200, 1000);
@@ -146,7 +149,7 @@ fn half_open_and_half_closed_connections() {
 
 #[test]
 fn ten_thousand_pipelined_requests_in_one_stream() {
-    let root = flood_root("pipelined");
+    let (_cleanup, root) = flood_root("pipelined");
     let n = 10_000;
     let requests: Vec<u8> =
         (0..n).flat_map(|i| format!("GET /f{} HTTP/1.1\r\nHost: t\r\n\r\n", i % 10).into_bytes()).collect();
@@ -202,7 +205,7 @@ fn ten_thousand_pipelined_requests_in_one_stream() {
 
 #[test]
 fn clients_resetting_mid_response() {
-    let root = flood_root("resets");
+    let (_cleanup, root) = flood_root("resets");
     let server = Waiter::start(&[], &root, &["--workers", "1"]);
     let base = baseline(&server);
     let clients = scaled(200, 2000);

@@ -42,6 +42,7 @@ fn storm(addr: SocketAddr, attempts: usize, threads: usize) -> (Vec<TcpStream>, 
 fn descriptor_exhaustion_at_rlimit_256() {
     reliability::raise_own_nofile(8192);
     let base = scratch("emfile");
+    let _cleanup = reliability::Cleanup(base.clone());
     let root = base.join("root");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("a.txt"), b"0123456789").unwrap();
@@ -123,5 +124,4 @@ fn descriptor_exhaustion_at_rlimit_256() {
     drop(held);
     assert!(server.alive(), "the server survived");
     server.stop();
-    let _ = std::fs::remove_dir_all(base);
 }

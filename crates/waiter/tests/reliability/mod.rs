@@ -370,3 +370,12 @@ pub fn settle_fds(server: &Waiter, fds: usize, limit: Duration) -> usize {
     wait_for(limit, || server.fds() <= fds);
     server.fds()
 }
+
+/// Removes a scratch directory when dropped (at the end of a test, passed or not).
+pub struct Cleanup(pub PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
