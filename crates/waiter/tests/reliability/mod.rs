@@ -143,16 +143,21 @@ impl Waiter {
         self.child.try_wait().unwrap().is_none()
     }
 
-    /// SIGTERM, then waits up to `limit` for the exit; returns the exit code
-    /// and how long it took. Fails if stderr shows a panic.
+    /// SIGTERM, then [`Waiter::wait_exit`].
     pub fn stop_within(mut self, limit: Duration) -> (Option<i32>, Duration) {
-        let start = Instant::now();
         signal(self.pid, "TERM");
+        self.wait_exit(limit)
+    }
+
+    /// Waits up to `limit` for the process to exit; returns the exit code and
+    /// how long the wait took. Fails if stderr shows a panic.
+    pub fn wait_exit(&mut self, limit: Duration) -> (Option<i32>, Duration) {
+        let start = Instant::now();
         let code = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status.code();
             }
-            assert!(start.elapsed() < limit, "waiter did not exit within {limit:?} of SIGTERM");
+            assert!(start.elapsed() < limit, "waiter did not exit within {limit:?}");
             std::thread::sleep(Duration::from_millis(10));
         };
         let took = start.elapsed();
