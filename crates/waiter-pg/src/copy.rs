@@ -1,0 +1,116 @@
+//! `COPY ... FROM STDIN`: bulk load through one connection. While a copy
+//! runs the server accepts only copy messages, so later requests from other
+//! handles wait (in the driver) until it finishes or fails.
+
+use std::rc::Rc;
+
+use postgres_protocol::message::backend::Message;
+use postgres_protocol::message::frontend;
+
+use crate::client::{db_error, rows_affected, unexpected, Client};
+use crate::driver::{Response, Shared};
+use crate::error::Error;
+
+/// An open `COPY FROM STDIN`: [`write`](Self::write) the data in the
+/// format the statement named, then [`finish`](Self::finish). Dropping it
+/// unfinished aborts the copy (`CopyFail`), and the statement fails.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn load(client: &waiter_pg::Client) -> Result<(), waiter_pg::Error> {
+/// let copy = client.copy_in("COPY items (id, name) FROM STDIN").await?;
+/// copy.write(b"1\tapple\n2\tpear\n").await?;
+/// assert_eq!(copy.finish().await?, 2);
+/// # Ok(()) }
+/// ```
+pub struct CopyIn {
+    shared: Rc<Shared>,
+    response: Rc<Response>,
+    /// Keeps the connection open while the copy runs.
+    _client: Client,
+    finished: bool,
+}
+
+pub(crate) async fn start(shared: Rc<Shared>, client: Client, sql: &str) -> Result<CopyIn, Error> {
+    let response = shared.send_exclusive(|buf| frontend::query(sql, buf).map_err(Error::io))?;
+    let first = response.next().await;
+    match first {
+        Ok(Message::CopyInResponse(_)) => Ok(CopyIn { shared, response, _client: client, finished: false }),
+        other => {
+            // Not a COPY FROM STDIN (or it failed): read to the end, let the queue go.
+            shared.release();
+            let mut error = match other {
+                Ok(Message::ErrorResponse(body)) => Some(db_error(&body)),
+                Ok(m) => Some(Error::Usage(format!(
+                    "{sql:?} is not a COPY FROM STDIN (got {})",
+                    crate::wire::name(&m)
+                ))),
+                Err(e) => return Err(e),
+            };
+            loop {
+                match response.next().await? {
+                    Message::ReadyForQuery(_) => break,
+                    Message::ErrorResponse(body) if error.is_none() => error = Some(db_error(&body)),
+                    _ => {}
+                }
+            }
+            Err(error.unwrap_or_else(|| Error::protocol("COPY failed without an error")))
+        }
+    }
+}
+
+impl CopyIn {
+    /// Sends a chunk of COPY data, waiting while too much is unsent.
+    ///
+    /// # Errors
+    ///
+    /// The connection's failure; an error the server reported early (bad
+    /// data) shows up in [`finish`](Self::finish).
+    pub async fn write(&self, data: &[u8]) -> Result<(), Error> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.shared.drain().await?;
+        self.shared.push_direct(|buf| {
+            // A chunk over 1 GiB does not fit one message: split it.
+            for piece in data.chunks(1 << 30) {
+                if let Ok(message) = frontend::CopyData::new(piece) {
+                    message.write(buf);
+                }
+            }
+        })
+    }
+
+    /// Ends the data (`CopyDone`) and returns the number of rows copied.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for bad data or a constraint; connection failures.
+    pub async fn finish(mut self) -> Result<u64, Error> {
+        self.finished = true;
+        self.shared.push_direct(frontend::copy_done)?;
+        self.shared.release();
+        let mut result = Err(Error::protocol("COPY ended without CommandComplete"));
+        loop {
+            match self.response.next().await? {
+                Message::CommandComplete(body) => result = rows_affected(&body).map(|(_, n)| n),
+                Message::ErrorResponse(body) => result = Err(db_error(&body)),
+                Message::ReadyForQuery(_) => return result,
+                other => return Err(unexpected(&other)),
+            }
+        }
+    }
+}
+
+impl Drop for CopyIn {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = self.shared.push_direct(|buf| {
+                let _ = frontend::copy_fail("COPY abandoned by the client", buf);
+            });
+            self.shared.release();
+            self.response.abandon();
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! The connection's driver: two tasks own the socket, one writing whatever
+//! requests queue up, one reading and routing each backend message to the
+//! request it answers. Any number of [`Client`](crate::Client) handles
+//! share one connection and pipeline their requests through it, as in
+//! tokio-postgres.
+//!
+//! Every request ends with `Sync` (or is a simple `Query`), so the server
+//! answers each with exactly one `ReadyForQuery`: responses are matched to
+//! requests by order, one queue entry per request. `ParameterStatus`,
+//! `NoticeResponse` and `NotificationResponse` may arrive at any time and
+//! are handled here, outside any response. When the socket fails, every
+//! queued request fails with the cause; none is left waiting.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::future::poll_fn;
+use std::net::Shutdown;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+use bytes::BytesMut;
+use postgres_protocol::message::backend::Message;
+
+use crate::config::Config;
+use crate::error::{DbError, Error};
+use crate::wire::{self, Stream};
+
+/// A `LISTEN`/`NOTIFY` notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The notifying backend's process ID.
+    pub process_id: i32,
+    /// The channel name.
+    pub channel: String,
+    /// The payload (empty when none was given).
+    pub payload: String,
+}
+
+/// A callback for the server's notices (`RAISE NOTICE`, warnings).
+pub type NoticeHandler = Box<dyn Fn(&DbError)>;
+
+/// Output waiting above this many bytes makes COPY writers wait for the
+/// socket to drain, so a bulk load holds a bounded buffer.
+pub(crate) const OUT_HIGH_WATER: usize = 256 * 1024;
+
+/// The answer to one request, filled by the reader task.
+#[derive(Default)]
+pub(crate) struct Response {
+    messages: RefCell<VecDeque<Message>>,
+    /// Set once `ReadyForQuery` arrived (the last message of the response).
+    done: Cell<bool>,
+    /// Set when nobody will read the rest: later messages are dropped.
+    abandoned: Cell<bool>,
+    /// The connection's failure, once it failed before `ReadyForQuery`.
+    failed: RefCell<Option<Error>>,
+    waker: Cell<Option<Waker>>,
+}
+
+impl Response {
+    fn push(&self, m: Message) {
+        if !self.abandoned.get() {
+            self.messages.borrow_mut().push_back(m);
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+
+    /// The next message of the response.
+    ///
+    /// # Errors
+    ///
+    /// The connection's failure once the messages received before it are consumed.
+    pub(crate) async fn next(&self) -> Result<Message, Error> {
+        poll_fn(|cx| {
+            if let Some(m) = self.messages.borrow_mut().pop_front() {
+                return Poll::Ready(Ok(m));
+            }
+            if let Some(e) = &*self.failed.borrow() {
+                return Poll::Ready(Err(e.clone()));
+            }
+            if self.done.get() {
+                return Poll::Ready(Err(Error::protocol("read past the end of a response")));
+            }
+            self.waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Drops what remains of the response, now and as it arrives.
+    pub(crate) fn abandon(&self) {
+        self.abandoned.set(true);
+        self.messages.borrow_mut().clear();
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.done.get() || self.failed.borrow().is_some()
+    }
+}
+
+/// The state both tasks and all handles share.
+pub(crate) struct Shared {
+    pub(crate) stream: Stream,
+    pub(crate) config: Config,
+    pub(crate) process_id: i32,
+    pub(crate) secret_key: i32,
+    /// Bytes for the writer task to send.
+    out: RefCell<BytesMut>,
+    /// While a COPY FROM STDIN runs, later requests' bytes wait here: the
+    /// server accepts nothing but copy messages until the copy ends.
+    held: RefCell<Option<BytesMut>>,
+    writer: Cell<Option<Waker>>,
+    /// Wakes COPY writers waiting for `out` to drain.
+    drained: Cell<Option<Waker>>,
+    /// INVARIANT: in the order the requests were written; the front one is
+    /// the one the server is answering.
+    queue: RefCell<VecDeque<Rc<Response>>>,
+    closed: RefCell<Option<Error>>,
+    terminating: Cell<bool>,
+    pub(crate) parameters: RefCell<HashMap<String, String>>,
+    pub(crate) notice_handler: RefCell<Option<NoticeHandler>>,
+    pub(crate) notifications: RefCell<VecDeque<Notification>>,
+    notification_waker: Cell<Option<Waker>>,
+    pub(crate) statements: crate::statement::Cache,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        stream: Stream,
+        config: Config,
+        process_id: i32,
+        secret_key: i32,
+        parameters: HashMap<String, String>,
+    ) -> Shared {
+        Shared {
+            stream,
+            config,
+            process_id,
+            secret_key,
+            out: RefCell::new(BytesMut::with_capacity(4096)),
+            held: RefCell::new(None),
+            writer: Cell::new(None),
+            drained: Cell::new(None),
+            queue: RefCell::new(VecDeque::new()),
+            closed: RefCell::new(None),
+            terminating: Cell::new(false),
+            parameters: RefCell::new(parameters),
+            notice_handler: RefCell::new(None),
+            notifications: RefCell::new(VecDeque::new()),
+            notification_waker: Cell::new(None),
+            statements: Default::default(),
+        }
+    }
+
+    /// Starts the reader and writer tasks; `buffered` holds bytes already
+    /// read past the startup's `ReadyForQuery`.
+    pub(crate) fn start(self: &Rc<Self>, lp: &waiter_loop::Loop, buffered: BytesMut) {
+        lp.spawn(read_task(self.clone(), buffered));
+        lp.spawn(write_task(self.clone()));
+    }
+
+    /// The error that closed the connection, if it is closed.
+    pub(crate) fn closed(&self) -> Option<Error> {
+        self.closed.borrow().clone()
+    }
+
+    /// Queues one request: `encode` appends its messages (ending with `Sync`
+    /// or being one `Query`). Nothing is queued if it fails.
+    pub(crate) fn send(
+        &self,
+        encode: impl FnOnce(&mut BytesMut) -> Result<(), Error>,
+    ) -> Result<Rc<Response>, Error> {
+        if let Some(e) = self.closed() {
+            return Err(e);
+        }
+        if self.terminating.get() {
+            return Err(Error::Closed("the client was dropped".into()));
+        }
+        let mut held = self.held.borrow_mut();
+        let mut out = self.out.borrow_mut();
+        let buf = held.as_mut().unwrap_or(&mut out);
+        let mark = buf.len();
+        if let Err(e) = encode(buf) {
+            buf.truncate(mark);
+            return Err(e);
+        }
+        let response = Rc::new(Response::default());
+        self.queue.borrow_mut().push_back(response.clone());
+        if held.is_none() {
+            self.wake_writer();
+        }
+        Ok(response)
+    }
+
+    /// Queues a request and holds every later request back until
+    /// [`release`](Self::release): for COPY FROM STDIN.
+    pub(crate) fn send_exclusive(
+        &self,
+        encode: impl FnOnce(&mut BytesMut) -> Result<(), Error>,
+    ) -> Result<Rc<Response>, Error> {
+        if self.held.borrow().is_some() {
+            return Err(Error::Usage("another COPY FROM STDIN is in progress on this connection".into()));
+        }
+        let response = self.send(encode)?;
+        *self.held.borrow_mut() = Some(BytesMut::new());
+        Ok(response)
+    }
+
+    /// Appends bytes that bypass the hold (COPY data of the exclusive request).
+    pub(crate) fn push_direct(&self, encode: impl FnOnce(&mut BytesMut)) -> Result<(), Error> {
+        if let Some(e) = self.closed() {
+            return Err(e);
+        }
+        encode(&mut self.out.borrow_mut());
+        self.wake_writer();
+        Ok(())
+    }
+
+    /// Ends the hold: the held requests follow what was written so far.
+    pub(crate) fn release(&self) {
+        if let Some(held) = self.held.borrow_mut().take() {
+            self.out.borrow_mut().extend_from_slice(&held);
+            self.wake_writer();
+        }
+    }
+
+    /// Waits until at most `OUT_HIGH_WATER` bytes wait to be written.
+    pub(crate) async fn drain(&self) -> Result<(), Error> {
+        poll_fn(|cx| {
+            if let Some(e) = self.closed() {
+                return Poll::Ready(Err(e));
+            }
+            if self.out.borrow().len() <= OUT_HIGH_WATER {
+                return Poll::Ready(Ok(()));
+            }
+            self.drained.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Whether `response` is the one the server is working on now.
+    pub(crate) fn is_current(&self, response: &Rc<Response>) -> bool {
+        self.queue.borrow().front().is_some_and(|r| Rc::ptr_eq(r, response))
+    }
+
+    fn wake_writer(&self) {
+        if let Some(w) = self.writer.take() {
+            w.wake();
+        }
+    }
+
+    /// Sends `Terminate` and lets both tasks wind down: the last handle is gone.
+    pub(crate) fn terminate(&self) {
+        if self.closed().is_none() && !self.terminating.get() {
+            postgres_protocol::message::frontend::terminate(&mut self.out.borrow_mut());
+            self.terminating.set(true);
+            self.wake_writer();
+        }
+    }
+
+    /// Marks the connection closed with `error` and fails every queued request.
+    pub(crate) fn close(&self, error: Error) {
+        if self.closed.borrow().is_some() {
+            return;
+        }
+        *self.closed.borrow_mut() = Some(error.clone());
+        self.stream.shutdown(Shutdown::Both);
+        let queue = std::mem::take(&mut *self.queue.borrow_mut());
+        for response in queue {
+            *response.failed.borrow_mut() = Some(error.clone());
+            response.wake();
+        }
+        self.wake_writer();
+        if let Some(w) = self.drained.take() {
+            w.wake();
+        }
+        if let Some(w) = self.notification_waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Routes one backend message.
+    fn dispatch(&self, message: Message) -> Result<(), Error> {
+        match message {
+            Message::ParameterStatus(body) => {
+                let (name, value) = (body.name(), body.value());
+                if let (Ok(name), Ok(value)) = (name, value) {
+                    self.parameters.borrow_mut().insert(name.to_string(), value.to_string());
+                }
+            }
+            Message::NoticeResponse(body) => {
+                let notice =
+                    DbError::parse(&mut body.fields()).map_err(|e| Error::protocol(e.to_string()))?;
+                if let Some(handler) = &*self.notice_handler.borrow() {
+                    handler(&notice);
+                }
+            }
+            Message::NotificationResponse(body) => {
+                let text = |r: std::io::Result<&str>| {
+                    r.map(str::to_string).map_err(|e| Error::protocol(e.to_string()))
+                };
+                self.notifications.borrow_mut().push_back(Notification {
+                    process_id: body.process_id(),
+                    channel: text(body.channel())?,
+                    payload: text(body.message())?,
+                });
+                if let Some(w) = self.notification_waker.take() {
+                    w.wake();
+                }
+            }
+            message => {
+                let front = self.queue.borrow().front().cloned();
+                let Some(response) = front else {
+                    // The server speaks unasked only to say why it is leaving
+                    // (a FATAL error, e.g. pg_terminate_backend or shutdown).
+                    return Err(match message {
+                        Message::ErrorResponse(body) => match DbError::parse(&mut body.fields()) {
+                            Ok(e) => Error::Db(Box::new(e)),
+                            Err(e) => Error::protocol(e.to_string()),
+                        },
+                        other => Error::protocol(format!(
+                            "unexpected {} with no request waiting",
+                            wire::name(&other)
+                        )),
+                    });
+                };
+                let last = matches!(message, Message::ReadyForQuery(_));
+                response.push(message);
+                if last {
+                    self.queue.borrow_mut().pop_front();
+                    response.done.set(true);
+                    response.wake();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the next notification.
+    pub(crate) async fn next_notification(&self) -> Result<Notification, Error> {
+        poll_fn(|cx| {
+            if let Some(n) = self.notifications.borrow_mut().pop_front() {
+                return Poll::Ready(Ok(n));
+            }
+            if let Some(e) = self.closed() {
+                return Poll::Ready(Err(e));
+            }
+            self.notification_waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+async fn read_task(shared: Rc<Shared>, mut buf: BytesMut) {
+    let max = shared.config.max_message_size;
+    let error = 'read: loop {
+        loop {
+            match wire::decode(&mut buf, max) {
+                Ok(Some(message)) => {
+                    if let Err(e) = shared.dispatch(message) {
+                        break 'read e;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => break 'read e,
+            }
+        }
+        if shared.closed().is_some() {
+            return;
+        }
+        // Keep a big message's partial body, but do not keep a big buffer
+        // once it has gone.
+        if buf.is_empty() && buf.capacity() > 1 << 20 {
+            buf = BytesMut::new();
+        }
+        match shared.stream.read_into(&mut buf).await {
+            Ok(0) if shared.terminating.get() => break Error::Closed("the client was dropped".into()),
+            Ok(0) => break Error::Closed("the server closed the connection".into()),
+            Ok(_) => {}
+            Err(e) => break Error::io(e),
+        }
+    };
+    shared.close(error);
+}
+
+async fn write_task(shared: Rc<Shared>) {
+    let mut sending = BytesMut::new();
+    loop {
+        let ready = poll_fn(|cx| {
+            if shared.closed().is_some() {
+                return Poll::Ready(false);
+            }
+            if !shared.out.borrow().is_empty() {
+                return Poll::Ready(true);
+            }
+            if shared.terminating.get() {
+                return Poll::Ready(false);
+            }
+            shared.writer.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await;
+        if !ready {
+            if shared.terminating.get() {
+                shared.stream.shutdown(Shutdown::Write);
+            }
+            return;
+        }
+        std::mem::swap(&mut sending, &mut *shared.out.borrow_mut());
+        if let Some(w) = shared.drained.take() {
+            w.wake();
+        }
+        if let Err(e) = shared.stream.write_all(&sending).await {
+            shared.close(Error::io(e));
+            return;
+        }
+        sending.clear();
+        // A bulk COPY may have grown the buffer: do not keep megabytes per idle connection.
+        if sending.capacity() > 1 << 20 {
+            sending = BytesMut::new();
+        }
+    }
+}

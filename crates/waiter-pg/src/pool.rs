@@ -1,0 +1,382 @@
+//! A connection pool for one loop: at most `max_size` connections, callers
+//! beyond that wait in a FIFO queue with a timeout; connections idle for a
+//! while are checked before they are handed out, broken ones are replaced,
+//! and failed connects are retried with exponential backoff.
+//!
+//! A returned connection goes straight to the longest waiter (no wake-up
+//! race lets a newcomer overtake the queue); a freed slot lets the longest
+//! waiter open a new connection.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::poll_fn;
+use std::ops::Deref;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::client::{current_loop, Client};
+use crate::config::Config;
+use crate::connect::connect_with;
+use crate::error::Error;
+
+/// How a [`Pool`] behaves.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Most connections open at once (default 10).
+    pub max_size: usize,
+    /// Longest a [`Pool::get`] waits for a connection, connecting included
+    /// (default 30 s); then it fails with [`Error::PoolTimeout`].
+    pub checkout_timeout: Duration,
+    /// A connection idle longer than this is pinged before it is handed out
+    /// (default 30 s); `Duration::ZERO` pings on every checkout.
+    pub health_check_after: Duration,
+    /// First pause after a failed connect (default 10 ms); doubles per failure.
+    pub backoff_start: Duration,
+    /// Longest pause between connect attempts (default 1 s).
+    pub backoff_max: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> PoolOptions {
+        PoolOptions {
+            max_size: 10,
+            checkout_timeout: Duration::from_secs(30),
+            health_check_after: Duration::from_secs(30),
+            backoff_start: Duration::from_millis(10),
+            backoff_max: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A snapshot of a pool's state and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStatus {
+    /// Connections open or being opened.
+    pub size: usize,
+    /// Connections checked out.
+    pub in_use: usize,
+    /// Connections waiting in the pool.
+    pub idle: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+    /// Connections opened so far.
+    pub connects: u64,
+    /// Connect attempts that failed.
+    pub connect_failures: u64,
+    /// Connections dropped because they were broken or failed a health check.
+    pub discarded: u64,
+    /// Checkouts that timed out.
+    pub timeouts: u64,
+}
+
+struct Idle {
+    client: Client,
+    since: Instant,
+}
+
+/// What a waiter is given: a connection, or leave to open one.
+enum Grant {
+    /// A connection, and whether it sat idle long enough to need a ping.
+    Client(Client, bool),
+    Connect,
+}
+
+#[derive(Default)]
+struct Waiter {
+    grant: RefCell<Option<Grant>>,
+    waker: Cell<Option<Waker>>,
+}
+
+struct Inner {
+    config: Config,
+    options: PoolOptions,
+    /// Most recently returned last: checkout takes the warmest.
+    idle: RefCell<Vec<Idle>>,
+    /// INVARIANT: size = idle + in use + being opened <= max_size.
+    size: Cell<usize>,
+    in_use: Cell<usize>,
+    waiters: RefCell<VecDeque<Rc<Waiter>>>,
+    stats: Cell<PoolStatus>,
+}
+
+/// A pool of connections to one server. Cheap to clone; all clones share it.
+///
+/// # Examples
+///
+/// ```no_run
+/// use waiter_pg::{Pool, PoolOptions};
+///
+/// let lp = waiter_loop::Loop::new().unwrap();
+/// lp.block_on(async {
+///     let pool = Pool::new("postgres://waiter@127.0.0.1:5432/waiter".parse()?, PoolOptions { max_size: 50, ..Default::default() });
+///     let client = pool.get().await?;
+///     client.query("SELECT pg_sleep(0.02)", &[]).await?;
+///     Ok::<(), waiter_pg::Error>(())
+/// })
+/// .unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Pool(Rc<Inner>);
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool").field("status", &self.status()).finish()
+    }
+}
+
+impl Pool {
+    /// A pool that connects with `config` on demand.
+    ///
+    /// # Panics
+    ///
+    /// If `options.max_size` is 0.
+    pub fn new(config: Config, options: PoolOptions) -> Pool {
+        assert!(options.max_size > 0, "a pool needs max_size >= 1");
+        Pool(Rc::new(Inner {
+            config,
+            options,
+            idle: RefCell::new(Vec::new()),
+            size: Cell::new(0),
+            in_use: Cell::new(0),
+            waiters: RefCell::new(VecDeque::new()),
+            stats: Cell::new(PoolStatus::default()),
+        }))
+    }
+
+    /// The pool's current state and counters.
+    pub fn status(&self) -> PoolStatus {
+        let inner = &self.0;
+        let idle = inner.idle.borrow().len();
+        PoolStatus {
+            size: inner.size.get(),
+            in_use: inner.in_use.get(),
+            idle,
+            waiting: inner.waiters.borrow().len(),
+            ..inner.stats.get()
+        }
+    }
+
+    fn count(&self, update: impl FnOnce(&mut PoolStatus)) {
+        let mut s = self.0.stats.get();
+        update(&mut s);
+        self.0.stats.set(s);
+    }
+
+    /// Checks a connection out, waiting (first come, first served) while all
+    /// `max_size` are in use.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PoolTimeout`] after `checkout_timeout`; a connect error that
+    /// retrying cannot fix (a refused password, a missing database).
+    pub async fn get(&self) -> Result<PooledClient, Error> {
+        let lp = current_loop()?;
+        let deadline = Instant::now() + self.0.options.checkout_timeout;
+        match lp.timeout(self.0.options.checkout_timeout, self.checkout(deadline)).map_err(Error::io)?.await {
+            Ok(result) => result,
+            Err(_) => {
+                self.count(|s| s.timeouts += 1);
+                Err(Error::PoolTimeout)
+            }
+        }
+    }
+
+    async fn checkout(&self, deadline: Instant) -> Result<PooledClient, Error> {
+        loop {
+            let grant = if self.0.waiters.borrow().is_empty() { self.take_now() } else { None };
+            let grant = match grant {
+                Some(grant) => grant,
+                None => self.wait().await,
+            };
+            match grant {
+                Grant::Client(client, stale) => {
+                    let slot = SlotGuard(self);
+                    if let Some(client) = self.check(client, stale).await {
+                        std::mem::forget(slot);
+                        return Ok(self.lend(client));
+                    }
+                    // `slot` frees the broken connection's place.
+                }
+                Grant::Connect => {
+                    let slot = SlotGuard(self);
+                    let client = self.connect(deadline).await?;
+                    std::mem::forget(slot);
+                    return Ok(self.lend(client));
+                }
+            }
+        }
+    }
+
+    /// An idle connection, or leave to open one, if either is there now.
+    fn take_now(&self) -> Option<Grant> {
+        if let Some(idle) = self.0.idle.borrow_mut().pop() {
+            // Ping only connections that sat long enough to have gone stale.
+            let stale = idle.since.elapsed() >= self.0.options.health_check_after;
+            return Some(Grant::Client(idle.client, stale));
+        }
+        if self.0.size.get() < self.0.options.max_size {
+            self.0.size.set(self.0.size.get() + 1);
+            return Some(Grant::Connect);
+        }
+        None
+    }
+
+    /// Waits in line for a grant; leaving the line (timeout) passes on
+    /// whatever was granted meanwhile.
+    async fn wait(&self) -> Grant {
+        let waiter = Rc::new(Waiter::default());
+        self.0.waiters.borrow_mut().push_back(waiter.clone());
+        let mut line = InLine { pool: self, waiter: waiter.clone(), done: false };
+        let grant = poll_fn(|cx| match waiter.grant.borrow_mut().take() {
+            Some(grant) => Poll::Ready(grant),
+            None => {
+                waiter.waker.set(Some(cx.waker().clone()));
+                Poll::Pending
+            }
+        })
+        .await;
+        line.done = true;
+        grant
+    }
+
+    /// Vets a connection before lending it: broken ones are dropped (their
+    /// slot reopens), stale ones pinged.
+    async fn check(&self, client: Client, stale: bool) -> Option<Client> {
+        let healthy = !client.is_closed()
+            && (!stale || client.with_timeout(Some(Duration::from_secs(5))).simple_query("").await.is_ok());
+        if healthy {
+            return Some(client);
+        }
+        self.count(|s| s.discarded += 1);
+        None
+    }
+
+    fn lend(&self, client: Client) -> PooledClient {
+        self.0.in_use.set(self.0.in_use.get() + 1);
+        PooledClient { pool: self.clone(), client: Some(client) }
+    }
+
+    /// Connects, retrying with exponential backoff until the deadline.
+    async fn connect(&self, deadline: Instant) -> Result<Client, Error> {
+        let lp = current_loop()?;
+        let mut pause = self.0.options.backoff_start;
+        loop {
+            match connect_with(&self.0.config).await {
+                Ok(client) => {
+                    self.count(|s| s.connects += 1);
+                    return Ok(client);
+                }
+                Err(e) => {
+                    self.count(|s| s.connect_failures += 1);
+                    // The server refusing us (bad password, no such database)
+                    // will not change by retrying; an unreachable one may.
+                    let retry = matches!(e, Error::Io(_) | Error::Closed(_))
+                        || e.code().is_some_and(|c| c == "57P03" || c == "53300");
+                    if !retry || Instant::now() + pause >= deadline {
+                        return Err(e);
+                    }
+                    lp.sleep(pause).map_err(Error::io)?.await;
+                    pause = (pause * 2).min(self.0.options.backoff_max);
+                }
+            }
+        }
+    }
+
+    /// A slot was freed: the first waiter may open a connection in it.
+    fn free_slot(&self) {
+        self.0.size.set(self.0.size.get() - 1);
+        if let Some(waiter) = self.0.waiters.borrow_mut().pop_front() {
+            self.0.size.set(self.0.size.get() + 1);
+            grant(&waiter, Grant::Connect);
+        }
+    }
+
+    /// Takes a connection back: to the first waiter, else to the idle list.
+    fn give_back(&self, client: Client) {
+        self.0.in_use.set(self.0.in_use.get() - 1);
+        if client.is_closed() {
+            self.count(|s| s.discarded += 1);
+            drop(client);
+            self.free_slot();
+            return;
+        }
+        let client = client.with_timeout(None);
+        match self.0.waiters.borrow_mut().pop_front() {
+            Some(waiter) => grant(&waiter, Grant::Client(client, false)),
+            None => self.0.idle.borrow_mut().push(Idle { client, since: Instant::now() }),
+        }
+    }
+}
+
+fn grant(waiter: &Waiter, g: Grant) {
+    *waiter.grant.borrow_mut() = Some(g);
+    if let Some(w) = waiter.waker.take() {
+        w.wake();
+    }
+}
+
+/// Frees a connection's place in the pool unless forgotten: a checkout that
+/// fails, or is dropped, while connecting or pinging gives its place up.
+struct SlotGuard<'a>(&'a Pool);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        self.0.free_slot();
+    }
+}
+
+/// Leaves the wait line when the waiting future is dropped (a timeout),
+/// passing on a grant that arrived meanwhile.
+struct InLine<'a> {
+    pool: &'a Pool,
+    waiter: Rc<Waiter>,
+    done: bool,
+}
+
+impl Drop for InLine<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.pool.0.waiters.borrow_mut().retain(|w| !Rc::ptr_eq(w, &self.waiter));
+        match self.waiter.grant.borrow_mut().take() {
+            Some(Grant::Client(client, _)) => {
+                self.pool.0.in_use.set(self.pool.0.in_use.get() + 1);
+                self.pool.give_back(client);
+            }
+            Some(Grant::Connect) => self.pool.free_slot(),
+            None => {}
+        }
+    }
+}
+
+/// A connection checked out of a [`Pool`]; it goes back when dropped.
+/// Derefs to [`Client`].
+pub struct PooledClient {
+    pool: Pool,
+    client: Option<Client>,
+}
+
+impl fmt::Debug for PooledClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PooledClient").field(&self.client).finish()
+    }
+}
+
+impl Deref for PooledClient {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        self.client.as_ref().expect("a PooledClient holds its client until dropped")
+    }
+}
+
+impl Drop for PooledClient {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            self.pool.give_back(client);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Bytes to and from the server: the TCP-or-Unix stream, and the sans-I/O
+//! framing of backend messages with a bound on their size.
+
+use std::io;
+use std::net::{IpAddr, Shutdown, SocketAddr};
+
+use bytes::BytesMut;
+use postgres_protocol::message::backend::{Header, Message};
+use waiter_loop::net::{TcpStream, UnixStream};
+use waiter_loop::Loop;
+
+use crate::config::{Config, Host};
+use crate::error::Error;
+
+/// Bytes asked of the kernel per read: enough for many small results at once.
+const READ_SIZE: usize = 16 * 1024;
+
+/// A connection to the server over TCP or a Unix socket.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    /// Connects to the server `config` names, trying each address of a host name in turn.
+    pub(crate) async fn connect(lp: &Loop, config: &Config) -> Result<Stream, Error> {
+        match &config.host {
+            Host::Unix(dir) => {
+                let path = dir.join(format!(".s.PGSQL.{}", config.port));
+                let stream = UnixStream::connect(lp, &path).await.map_err(Error::io)?;
+                Ok(Stream::Unix(stream))
+            }
+            Host::Tcp(host) => {
+                let addrs = resolve(host, config.port).await?;
+                let mut last = None;
+                for addr in addrs {
+                    match TcpStream::connect(lp, addr).await {
+                        Ok(stream) => {
+                            stream.set_nodelay(true).map_err(Error::io)?;
+                            return Ok(Stream::Tcp(stream));
+                        }
+                        Err(e) => last = Some(e),
+                    }
+                }
+                Err(Error::io(last.unwrap_or_else(|| {
+                    io::Error::new(io::ErrorKind::NotFound, format!("{host} has no address"))
+                })))
+            }
+        }
+    }
+
+    /// Reads more bytes into `buf`; `Ok(0)` at end of stream.
+    pub(crate) async fn read_into(&self, buf: &mut BytesMut) -> io::Result<usize> {
+        let start = buf.len();
+        buf.resize(start + READ_SIZE, 0);
+        let n = match self {
+            Stream::Tcp(s) => s.read(&mut buf[start..]).await,
+            Stream::Unix(s) => s.read(&mut buf[start..]).await,
+        };
+        buf.truncate(start + *n.as_ref().unwrap_or(&0));
+        n
+    }
+
+    pub(crate) async fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.write_all(bytes).await,
+            Stream::Unix(s) => s.write_all(bytes).await,
+        }
+    }
+
+    pub(crate) fn shutdown(&self, how: Shutdown) {
+        // Already-closed sockets say ENOTCONN: nothing left to do then.
+        let _ = match self {
+            Stream::Tcp(s) => s.shutdown(how),
+            Stream::Unix(s) => s.shutdown(how),
+        };
+    }
+
+    /// Reads until one whole message is framed (used before the driver starts).
+    pub(crate) async fn read_message(&self, buf: &mut BytesMut, max: usize) -> Result<Message, Error> {
+        loop {
+            if let Some(m) = decode(buf, max)? {
+                return Ok(m);
+            }
+            if self.read_into(buf).await.map_err(Error::io)? == 0 {
+                return Err(Error::Closed("the server closed the connection".into()));
+            }
+        }
+    }
+}
+
+/// Host names go to the thread pool (getaddrinfo blocks); addresses do not.
+async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let name = format!("{host}:{port}");
+    let job = waiter_loop::spawn_blocking(move || {
+        std::net::ToSocketAddrs::to_socket_addrs(&name).map(Iterator::collect::<Vec<_>>)
+    })
+    .map_err(Error::io)?;
+    match job.await {
+        Ok(resolved) => {
+            resolved.map_err(|e| Error::io(io::Error::new(e.kind(), format!("resolve {host}: {e}"))))
+        }
+        Err(e) => Err(Error::io(io::Error::other(format!("resolve {host}: {e}")))),
+    }
+}
+
+/// Frames the next backend message at the front of `buf`, if it is all there.
+///
+/// # Errors
+///
+/// [`Error::Protocol`] for a message longer than `max` bytes (checked
+/// before any of its body is buffered, so a hostile length cannot make us
+/// allocate) or one whose body does not parse.
+pub fn decode(buf: &mut BytesMut, max: usize) -> Result<Option<Message>, Error> {
+    if let Some(header) = Header::parse(buf).map_err(|e| Error::protocol(e.to_string()))? {
+        let len = header.len() as usize;
+        if len > max {
+            return Err(Error::protocol(format!(
+                "a {:?} message of {len} bytes exceeds the {max}-byte limit",
+                header.tag() as char
+            )));
+        }
+    }
+    Message::parse(buf).map_err(|e| Error::protocol(format!("malformed message: {e}")))
+}
+
+/// A message's name, for errors.
+pub(crate) fn name(m: &Message) -> &'static str {
+    match m {
+        Message::AuthenticationOk => "AuthenticationOk",
+        Message::BackendKeyData(_) => "BackendKeyData",
+        Message::BindComplete => "BindComplete",
+        Message::CloseComplete => "CloseComplete",
+        Message::CommandComplete(_) => "CommandComplete",
+        Message::CopyData(_) => "CopyData",
+        Message::CopyDone => "CopyDone",
+        Message::CopyInResponse(_) => "CopyInResponse",
+        Message::CopyOutResponse(_) => "CopyOutResponse",
+        Message::DataRow(_) => "DataRow",
+        Message::EmptyQueryResponse => "EmptyQueryResponse",
+        Message::ErrorResponse(_) => "ErrorResponse",
+        Message::NoData => "NoData",
+        Message::NoticeResponse(_) => "NoticeResponse",
+        Message::NotificationResponse(_) => "NotificationResponse",
+        Message::ParameterDescription(_) => "ParameterDescription",
+        Message::ParameterStatus(_) => "ParameterStatus",
+        Message::ParseComplete => "ParseComplete",
+        Message::PortalSuspended => "PortalSuspended",
+        Message::ReadyForQuery(_) => "ReadyForQuery",
+        Message::RowDescription(_) => "RowDescription",
+        _ => "an authentication message",
+    }
+}
