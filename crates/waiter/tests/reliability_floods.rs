@@ -194,11 +194,12 @@ fn ten_thousand_pipelined_requests_in_one_stream() {
         answered += 1;
         assert!(answered <= 1000, "more than --max-requests answers on one connection");
     }
-    // The server closes with requests still unread: the client may see a
-    // reset before the last answers, never extra or misordered ones.
+    // The server closes with requests still unread: once its lingering
+    // close gives up (64 KiB or 2 s, conn.rs) the kernel resets the
+    // connection and the client loses answers it had not read yet; see
+    // reliability_pending_linger.rs. Never extra or misordered ones.
     record("pipelined", "answered_under_max_requests_1000", answered);
     assert!(answered < 1000 || last_closes, "the 1000th answer says Connection: close");
-    assert!(answered >= 900, "only {answered} of 1000 answers arrived");
     let _ = sender.join();
     server.stop();
 }
