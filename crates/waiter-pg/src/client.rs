@@ -249,7 +249,7 @@ impl Client {
             let mut rows = Vec::new();
             let mut error = None;
             loop {
-                match response.next().await? {
+                match response.next_after(&mut error).await? {
                     Message::RowDescription(body) => columns = row::columns(&body, None)?.into(),
                     Message::DataRow(body) => rows.push(Row::new(columns.clone(), body)?),
                     Message::CommandComplete(body) => {
@@ -367,7 +367,7 @@ impl Client {
             let mut affected = 0;
             let mut error = None;
             loop {
-                match response.next().await? {
+                match response.next_after(&mut error).await? {
                     Message::BindComplete | Message::EmptyQueryResponse => {}
                     Message::DataRow(body) => on_row(Row::new(statement.columns.clone(), body)?),
                     Message::CommandComplete(body) => affected = rows_affected(&body)?.1,

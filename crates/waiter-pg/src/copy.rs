@@ -49,7 +49,7 @@ pub(crate) async fn start(shared: Rc<Shared>, client: Client, sql: &str) -> Resu
                 Err(e) => return Err(e),
             };
             loop {
-                match response.next().await? {
+                match response.next_after(&mut error).await? {
                     Message::ReadyForQuery(_) => break,
                     Message::ErrorResponse(body) if error.is_none() => error = Some(db_error(&body)),
                     _ => {}
@@ -57,6 +57,12 @@ pub(crate) async fn start(shared: Rc<Shared>, client: Client, sql: &str) -> Resu
             }
             Err(error.unwrap_or_else(|| Error::protocol("COPY failed without an error")))
         }
+    }
+}
+
+impl std::fmt::Debug for CopyIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyIn").field("finished", &self.finished).finish()
     }
 }
 
@@ -91,12 +97,19 @@ impl CopyIn {
         self.finished = true;
         self.shared.push_direct(frontend::copy_done)?;
         self.shared.release();
-        let mut result = Err(Error::protocol("COPY ended without CommandComplete"));
+        let mut rows = None;
+        let mut error = None;
         loop {
-            match self.response.next().await? {
-                Message::CommandComplete(body) => result = rows_affected(&body).map(|(_, n)| n),
-                Message::ErrorResponse(body) => result = Err(db_error(&body)),
-                Message::ReadyForQuery(_) => return result,
+            match self.response.next_after(&mut error).await? {
+                Message::CommandComplete(body) => rows = Some(rows_affected(&body)?.1),
+                Message::ErrorResponse(body) => error = Some(db_error(&body)),
+                Message::ReadyForQuery(_) => {
+                    return match (error, rows) {
+                        (Some(e), _) => Err(e),
+                        (None, Some(n)) => Ok(n),
+                        (None, None) => Err(Error::protocol("COPY ended without CommandComplete")),
+                    }
+                }
                 other => return Err(unexpected(&other)),
             }
         }

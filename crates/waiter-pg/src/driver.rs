@@ -92,6 +92,13 @@ impl Response {
         .await
     }
 
+    /// [`next`](Self::next), but a connection failure gives way to the
+    /// server error already received: a FATAL error (the backend was
+    /// terminated) says more than the closed socket that follows it.
+    pub(crate) async fn next_after(&self, earlier: &mut Option<Error>) -> Result<Message, Error> {
+        self.next().await.map_err(|e| earlier.take().unwrap_or(e))
+    }
+
     /// Drops what remains of the response, now and as it arrives.
     pub(crate) fn abandon(&self) {
         self.abandoned.set(true);
@@ -121,6 +128,9 @@ pub(crate) struct Shared {
     /// the one the server is answering.
     queue: RefCell<VecDeque<Rc<Response>>>,
     closed: RefCell<Option<Error>>,
+    /// A FATAL error the server sent before hanging up: the reason every
+    /// request still queued then fails with.
+    fatal: RefCell<Option<Error>>,
     terminating: Cell<bool>,
     pub(crate) parameters: RefCell<HashMap<String, String>>,
     pub(crate) notice_handler: RefCell<Option<NoticeHandler>>,
@@ -148,6 +158,7 @@ impl Shared {
             drained: Cell::new(None),
             queue: RefCell::new(VecDeque::new()),
             closed: RefCell::new(None),
+            fatal: RefCell::new(None),
             terminating: Cell::new(false),
             parameters: RefCell::new(parameters),
             notice_handler: RefCell::new(None),
@@ -330,6 +341,13 @@ impl Shared {
                         )),
                     });
                 };
+                if let Message::ErrorResponse(body) = &message {
+                    if let Ok(e) = DbError::parse(&mut body.fields()) {
+                        if e.severity == "FATAL" || e.severity == "PANIC" {
+                            *self.fatal.borrow_mut() = Some(Error::Db(Box::new(e)));
+                        }
+                    }
+                }
                 let last = matches!(message, Message::ReadyForQuery(_));
                 response.push(message);
                 if last {
@@ -382,9 +400,13 @@ async fn read_task(shared: Rc<Shared>, mut buf: BytesMut) {
         }
         match shared.stream.read_into(&mut buf).await {
             Ok(0) if shared.terminating.get() => break Error::Closed("the client was dropped".into()),
-            Ok(0) => break Error::Closed("the server closed the connection".into()),
+            Ok(0) => {
+                let fatal = shared.fatal.borrow_mut().take();
+                break fatal.unwrap_or_else(|| Error::Closed("the server closed the connection".into()));
+            }
             Ok(_) => {}
-            Err(e) => break Error::io(e),
+            // A reset after the server's parting FATAL: the FATAL is the news.
+            Err(e) => break shared.fatal.borrow_mut().take().unwrap_or_else(|| Error::io(e)),
         }
     };
     shared.close(error);

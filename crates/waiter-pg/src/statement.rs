@@ -160,7 +160,7 @@ pub(crate) async fn prepare(shared: &Shared, name: &str, sql: &str) -> Result<St
     let mut columns = Vec::new();
     let mut error = None;
     loop {
-        match response.next().await? {
+        match response.next_after(&mut error).await? {
             Message::ParseComplete | Message::NoData => {}
             Message::ParameterDescription(body) => {
                 params = body.parameters().map(|oid| Ok(Type(oid))).collect().map_err(Error::io)?;

@@ -1,0 +1,161 @@
+//! The pool: a size bound, a FIFO wait queue with a timeout, health checks,
+//! replacing broken connections, reconnecting with backoff, and metrics.
+
+mod common;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use common::{config, connect, run};
+use waiter_pg::{Error, Pool, PoolOptions};
+
+fn pool(max_size: usize, checkout_timeout: Duration) -> Pool {
+    Pool::new(config(), PoolOptions { max_size, checkout_timeout, ..Default::default() })
+}
+
+#[test]
+fn at_most_max_size_connections_serve_many_callers() {
+    run(async {
+        let pool = pool(3, Duration::from_secs(10));
+        let lp = waiter_loop::Loop::current().unwrap();
+        let pids = Rc::new(RefCell::new(std::collections::HashSet::new()));
+        let handles: Vec<_> = (0..30)
+            .map(|_| {
+                let (pool, pids) = (pool.clone(), pids.clone());
+                lp.spawn(async move {
+                    let client = pool.get().await.unwrap();
+                    client.query("SELECT pg_sleep(0.01)", &[]).await.unwrap();
+                    pids.borrow_mut().insert(client.process_id());
+                })
+            })
+            .collect();
+        // Wait until the three connections are open and lent out.
+        let mut busy = pool.status();
+        for _ in 0..500 {
+            if busy.in_use == 3 {
+                break;
+            }
+            waiter_loop::sleep(Duration::from_millis(2)).unwrap().await;
+            busy = pool.status();
+        }
+        assert_eq!((busy.size, busy.in_use), (3, 3), "{busy:?}");
+        assert!(busy.waiting >= 20, "{busy:?}");
+        for h in handles {
+            h.await;
+        }
+        assert_eq!(pids.borrow().len(), 3);
+        let done = pool.status();
+        assert_eq!(
+            (done.size, done.in_use, done.idle, done.waiting, done.connects),
+            (3, 0, 3, 0, 3),
+            "{done:?}"
+        );
+    });
+}
+
+#[test]
+fn waiters_are_served_first_come_first_served() {
+    run(async {
+        let pool = pool(1, Duration::from_secs(10));
+        let lp = waiter_loop::Loop::current().unwrap();
+        let held = pool.get().await.unwrap();
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let handles: Vec<_> = (0..5)
+            .map(|i| {
+                let (pool, order) = (pool.clone(), order.clone());
+                lp.spawn(async move {
+                    let _client = pool.get().await.unwrap();
+                    order.borrow_mut().push(i);
+                    waiter_loop::sleep(Duration::from_millis(2)).unwrap().await;
+                })
+            })
+            .collect();
+        waiter_loop::sleep(Duration::from_millis(10)).unwrap().await;
+        assert_eq!(pool.status().waiting, 5);
+        drop(held);
+        for h in handles {
+            h.await;
+        }
+        assert_eq!(*order.borrow(), [0, 1, 2, 3, 4]);
+    });
+}
+
+#[test]
+fn checkout_times_out_when_the_pool_stays_busy() {
+    run(async {
+        let pool = pool(1, Duration::from_millis(100));
+        let held = pool.get().await.unwrap();
+        let e = pool.get().await.unwrap_err();
+        assert!(matches!(e, Error::PoolTimeout), "{e}");
+        let status = pool.status();
+        assert_eq!((status.timeouts, status.waiting), (1, 0), "{status:?}");
+        drop(held);
+        // The timed-out waiter left the line: the connection is simply idle.
+        assert_eq!(pool.status().idle, 1);
+        pool.get().await.unwrap();
+    });
+}
+
+#[test]
+fn a_broken_connection_is_replaced() {
+    run(async {
+        let pool = Pool::new(
+            config(),
+            PoolOptions { max_size: 1, health_check_after: Duration::ZERO, ..Default::default() },
+        );
+        let first = pool.get().await.unwrap().process_id();
+        let killer = connect().await;
+        killer.query_one("SELECT pg_terminate_backend($1)", &[&first]).await.unwrap();
+        // The idle connection is pinged on checkout, found dead, and replaced.
+        let client = pool.get().await.unwrap();
+        assert_ne!(client.process_id(), first);
+        assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<i32>(0), 1);
+        let status = pool.status();
+        assert_eq!((status.discarded, status.connects, status.size), (1, 2, 1), "{status:?}");
+    });
+}
+
+#[test]
+fn connects_are_retried_with_backoff_until_the_server_appears() {
+    run(async {
+        // Nothing listens on the port at first; a proxy to the real server
+        // appears 150 ms later.
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        let mut cfg = config();
+        cfg.port = port;
+        let pool = Pool::new(
+            cfg,
+            PoolOptions { max_size: 1, checkout_timeout: Duration::from_secs(10), ..Default::default() },
+        );
+        let target = common::cluster().port;
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+            let (a, _) = listener.accept().unwrap();
+            let b = std::net::TcpStream::connect(("127.0.0.1", target)).unwrap();
+            let (a2, b2) = (a.try_clone().unwrap(), b.try_clone().unwrap());
+            std::thread::spawn(move || std::io::copy(&mut &a2, &mut &b2));
+            let _ = std::io::copy(&mut &b, &mut &a);
+        });
+        let client = pool.get().await.unwrap();
+        assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<i32>(0), 1);
+        let status = pool.status();
+        assert!(status.connect_failures >= 2, "{status:?}");
+        assert_eq!(status.connects, 1);
+    });
+}
+
+#[test]
+fn a_refused_login_is_not_retried() {
+    run(async {
+        let cfg: waiter_pg::Config = common::url("waiter_scram", Some("wrong")).parse().unwrap();
+        let pool = Pool::new(cfg, PoolOptions { max_size: 2, ..Default::default() });
+        let e = pool.get().await.unwrap_err();
+        assert_eq!(e.code(), Some("28P01"));
+        let status = pool.status();
+        assert_eq!((status.connect_failures, status.size), (1, 0), "{status:?}");
+    });
+}
