@@ -66,8 +66,10 @@ fn connect_close_cycles() {
     let failed = AtomicUsize::new(0);
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs(seconds);
+    let threads = scaled(4, 8);
+    record("connect_close", "client_threads", threads);
     std::thread::scope(|s| {
-        for _ in 0..4 {
+        for _ in 0..threads {
             s.spawn(|| {
                 while Instant::now() < deadline {
                     match TcpStream::connect(server.addr) {

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Writes bench/results/reliability.md from what reliability/run.sh measured.
+
+    reliability/report.py FIGURES.tsv FUZZ_WORK_DIR MODE > reliability.md
+
+FIGURES.tsv holds `item<TAB>metric<TAB>value` lines (from the reliability_* tests
+through WAITER_RELIABILITY_OUT, and from run.sh itself); FUZZ_WORK_DIR holds
+fuzz/run.sh's `<target>.log` files. No number in the output is typed by hand.
+"""
+
+import os
+import re
+import sys
+import time
+from collections import OrderedDict
+
+
+def load(path):
+    figures = OrderedDict()
+    for line in open(path, encoding="utf-8"):
+        parts = line.rstrip("\n").split("\t", 2)
+        if len(parts) == 3:
+            figures.setdefault(parts[0], OrderedDict())[parts[1]] = parts[2]
+    return figures
+
+
+def table(rows, header=("metric", "value")):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def section(figures, item):
+    return table(list(figures.get(item, {}).items())) if item in figures else "_not measured in this run_"
+
+
+def num(value, default=None):
+    try:
+        return float(str(value).split()[0])
+    except (ValueError, IndexError):
+        return default
+
+
+def fuzz_rows(work):
+    rows = []
+    for target in ("request_head", "path_resolve", "range_header"):
+        log = os.path.join(work, f"{target}.log")
+        if not os.path.exists(log):
+            rows.append((target, "not run", "", "", "", ""))
+            continue
+        text = open(log, encoding="utf-8", errors="replace").read()
+        execs = re.findall(r"^stat::number_of_executed_units:\s*(\d+)", text, re.M)
+        rate = re.findall(r"^stat::average_exec_per_sec:\s*(\d+)", text, re.M)
+        secs = re.findall(r"^Done \d+ runs in (\d+) second", text, re.M)
+        cov = re.findall(r"cov: (\d+)", text)
+        crashed = re.search(r"==\d+==ERROR|panicked|deadly signal|Test unit written|ALARM: working on the last Unit", text)
+        verdict = "CRASH/HANG: see log" if crashed else ("ok" if execs else "incomplete")
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(os.path.getmtime(log)))
+        rows.append((target, execs[-1] if execs else "?", rate[-1] if rate else "?",
+                     secs[-1] if secs else "?", cov[-1] if cov else "?", f"{verdict} ({when})"))
+    return rows
+
+
+def main():
+    figures = load(sys.argv[1])
+    work, mode = sys.argv[2], sys.argv[3]
+    g = lambda item, metric, default="?": figures.get(item, {}).get(metric, default)
+    out = []
+    p = out.append
+    p("# Reliability: hostile clients and faults against `waiter serve` (issue 5)\n")
+    p(f"Written by `reliability/report.py` from a `reliability/run.sh{' --quick' if mode == 'short' else ''}` run "
+      f"({mode} versions) on {g('machine', 'date')}. Every figure below comes from that run.\n")
+    p("## Machine\n")
+    p(section(figures, "machine") + "\n")
+    p("Commands: `reliability/run.sh` (long) or `reliability/run.sh --quick` (short); the fast checks alone: "
+      "`cargo nextest run -p waiter -E 'binary(/^reliability_/)'`.\n")
+
+    tests = figures.get("tests", {})
+    p("## Summary\n")
+    rows = []
+    corpus = g("corpus", "entries")
+    rows.append(("1 bad-input corpus", f"{corpus} hostile requests, each with a pipelined canary",
+                 tests.get("reliability_bad_input every_bad_request_gets_its_status_and_no_desync", "?")))
+    rows.append(("2 descriptor exhaustion", f"RLIMIT_NOFILE 256, {g('emfile', 'storm_attempts')} attempts: "
+                 f"{g('emfile', 'cpu_percent_at_limit')} % CPU at the limit, {g('emfile', 'held_connections_answered')} held "
+                 f"connections answered ({g('emfile', 'held_connections_answered_200')} with 200), recovery in "
+                 f"{g('emfile', 'recovery_ms')} ms", tests.get("reliability_limits descriptor_exhaustion_at_rlimit_256", "?")))
+    rows.append(("3 floods", f"{g('connect_close', 'cycles_per_second')} connect/close per s for {g('connect_close', 'seconds')} s; "
+                 f"{g('pipelined', 'answered_in_order')} pipelined answered in order; {g('resets', 'clients_reset_mid_8MiB_response')} "
+                 f"resets mid-response; fds {g('resets', 'fds_before')} → {g('resets', 'fds_after')}",
+                 ", ".join(v for k, v in tests.items() if k.startswith("reliability_floods")) or "?"))
+    rows.append(("4 files changing", "truncate: " + f"{g('files', 'truncate_received_bytes')} of {g('files', 'truncate_announced_bytes')} "
+                 "bytes then close; rename/delete: old version whole", ", ".join(v for k, v in tests.items() if k.startswith("reliability_files")) or "?"))
+    rows.append(("5 graceful shutdown", f"{g('shutdown', 'downloads_complete_checksum_ok')}/{g('shutdown', 'downloads')} downloads of "
+                 f"{g('shutdown', 'download_mib')} MiB complete, {g('shutdown', 'idle_keepalive_clients')} idle closed, exit in "
+                 f"{g('shutdown', 'exit_seconds_after_sigterm')} s (timeout {g('shutdown', 'shutdown_timeout_seconds')} s)",
+                 tests.get("reliability_shutdown sigterm_under_load_finishes_every_download", "?")))
+    slow = []
+    for name in ("slowloris", "slow_body", "slow_read"):
+        pct = num(g(f"slow_{name}", "percent_of_baseline"))
+        slow.append(f"{name} {pct} %")
+    slow_ok = all((num(g(f"slow_{n}", "percent_of_baseline"), 0) or 0) >= 90 for n in ("slowloris", "slow_body", "slow_read"))
+    rows.append(("6 slow clients", "normal clients keep " + ", ".join(slow) + " of their unattacked req/s (target ≥ 90 %)",
+                 "met" if slow_ok else "MISSED"))
+    minutes = [(k, v) for k, v in figures.get("soak", {}).items() if k.startswith("minute_")]
+    soak_verdict, soak_text = "?", "not measured"
+    if len(minutes) >= 2:
+        def parse(v):
+            d = dict(kv.split("=", 1) for kv in v.split())
+            p99 = d["p99"]
+            scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+            m = re.match(r"([\d.]+)(us|ms|s)", p99)
+            return float(m.group(1)) * scale[m.group(2)] if m else None, int(d["rss_kib"]), int(d["fds"]), num(d["rps"])
+        first, last = parse(minutes[0][1]), parse(minutes[-1][1])
+        within = lambda a, b: a is not None and b is not None and abs(b - a) <= 0.1 * a
+        flat = within(first[0], last[0]) and within(first[1], last[1]) and first[2] == last[2]
+        soak_verdict = "flat" if flat else "NOT FLAT (see table)"
+        soak_text = (f"{len(minutes)} min at {g('soak', 'delay_ms_per_request')} ms pacing (~{first[3]:.0f} req/s, peak "
+                     f"{g('soak', 'peak_rps')}): p99 {first[0]:.3f} → {last[0]:.3f} ms, RSS {first[1]} → {last[1]} KiB, "
+                     f"fds {first[2]} → {last[2]}")
+    rows.append(("7 soak", soak_text, soak_verdict))
+    fuzz = fuzz_rows(work)
+    rows.append(("8 fuzzing", "; ".join(f"{r[0]} {r[1]} execs" for r in fuzz), ", ".join(r[5].split(" (")[0] for r in fuzz)))
+    rows.append(("9 security defaults", "dotfiles 404, symlinks out 403, FIFO/devices 404, nosniff on every status, listing escaped",
+                 ", ".join(v for k, v in tests.items() if k.startswith("reliability_security")) or "?"))
+    p(table(rows, ("item", "figure", "verdict")) + "\n")
+
+    p("## 1-5, 9: the reliability tests\n")
+    p("`WAITER_RELIABILITY=" + mode + " cargo nextest run --release -p waiter --test-threads 1 "
+      "-E 'binary(/^reliability_/)'` (crates/waiter/tests/reliability_*.rs; corpus in "
+      "crates/waiter/tests/reliability/bad_requests.tsv).\n")
+    p(section(figures, "tests") + "\n")
+    for item, title in (("emfile", "2: descriptor exhaustion (prlimit --nofile=256:256)"),
+                        ("connect_close", "3: connect/close cycles"), ("half_open", "3: half-open and half-closed connections"),
+                        ("pipelined", "3: 10,000 pipelined requests in one stream"), ("resets", "3: clients resetting mid-response"),
+                        ("files", "4: files changing while sent"), ("shutdown", "5: SIGTERM under load")):
+        p(f"### {title}\n")
+        p(section(figures, item) + "\n")
+    p("## 6: slow clients (slowhttptest, 1,000 connections each)\n")
+    p("Server `taskset -c 1 waiter serve --workers 1 --header-timeout T --send-timeout T` (T: 20 s quick, 30 s long, see the table); normal clients "
+      "`taskset -c 0 wrk -t1 -c50` on a 1 KiB file (median of 3 runs unattacked, of 2 under each attack); attackers "
+      "`taskset -c 0 slowhttptest -c 1000 -r 500 -i 5` with `-H` (slowloris), `-B -s 8192` (slow body) and "
+      "`-X -k 8 -n 2 -w 32 -y 64 -z 32` on a 1 MiB file (slow read); all under `flock /tmp/waiter-bench.lock`.\n")
+    for item in ("slow", "slow_slowloris", "slow_slow_body", "slow_slow_read"):
+        p(f"### {item}\n")
+        p(section(figures, item) + "\n")
+    p("## 7: soak\n")
+    p("wrk paced by a Lua `delay()` to ~80 % of the measured peak (`wrk -t1 -c400 -d60s -s pace.lua`, one-minute "
+      "segments), server pinned as above; RSS and descriptors read from /proc after each minute.\n")
+    p(section(figures, "soak") + "\n")
+    p("## 8: fuzzing\n")
+    p("`nice -n 19 fuzz/run.sh -runs=10000000` (cargo-fuzz, libFuzzer, AddressSanitizer); figures from "
+      "fuzz/work/<target>.log.\n")
+    p(table(fuzz, ("target", "executions", "exec/s", "seconds", "coverage", "verdict")) + "\n")
+    sys.stdout.write("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

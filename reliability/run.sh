@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# Issue 5: hostile clients and faults against `waiter serve`, with a figure for every item.
+#
+#   reliability/run.sh           the long versions (~25 min + fuzzing): writes bench/results/reliability.md
+#   reliability/run.sh --quick   the short versions (<= 5 min; what .ci/run calls): writes
+#                                $RELIABILITY_REPORT (default target/reliability/reliability-quick.md)
+#
+# Steps, each recording figures (item<TAB>metric<TAB>value) into $OUT/figures.tsv:
+#   1-5, 9  the reliability_* nextest tests of crates/waiter (release build) with
+#           WAITER_RELIABILITY=long|short: bad-input corpus, RLIMIT_NOFILE 256 storm, floods
+#           (30 s / 3 s of connect/close), files changing, SIGTERM under load
+#           (100 x 100 MiB + 1,000 idle / 10 x 16 MiB + 100), security defaults
+#   6       slowhttptest (Debian package) slowloris, slow body and slow read with 1,000
+#           connections while wrk measures normal clients (server pinned to CPU 1, wrk and the
+#           attacker to CPU 0, under flock /tmp/waiter-bench.lock)
+#   7       soak: wrk at ~80% of the measured peak for 10 minutes (quick: 2) in one-minute
+#           segments; RSS, descriptors and p99 per segment, first minute vs last
+#   8       fuzzing (long only, unless FUZZ=0): fuzz/run.sh -runs=10000000 under nice -n 19;
+#           the report reads fuzz/work/<target>.log
+#
+# Needs root for apt-get when wrk, slowhttptest or prlimit are missing. Ports 16000-16999.
+# Environment: CARGO_TARGET_DIR (default ./target), FUZZ=0 to skip running the fuzzers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+
+QUICK=0
+for a in "$@"; do
+    case $a in
+    --quick) QUICK=1 ;;
+    *) echo "usage: reliability/run.sh [--quick]" >&2; exit 2 ;;
+    esac
+done
+TARGET=${CARGO_TARGET_DIR:-$REPO/target}
+export CARGO_TARGET_DIR=$TARGET
+OUT=$TARGET/reliability
+rm -rf "$OUT"
+mkdir -p "$OUT"
+FIG=$OUT/figures.tsv
+: >"$FIG"
+LOCK=/tmp/waiter-bench.lock
+PORT=16080
+if [ $QUICK = 1 ]; then
+    MODE=short; SOAK_MIN=2; ATTACK_S=30; WRK_S=5; SLOW_TIMEOUT=20
+    REPORT=${RELIABILITY_REPORT:-$OUT/reliability-quick.md}
+else
+    MODE=long; SOAK_MIN=10; ATTACK_S=60; WRK_S=10; SLOW_TIMEOUT=30
+    REPORT=${RELIABILITY_REPORT:-$REPO/bench/results/reliability.md}
+fi
+fig() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$FIG"; echo "figure: $1 $2 = $3"; }
+
+# ---- packages -----------------------------------------------------------------------------
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v slowhttptest >/dev/null || missing+=(slowhttptest)
+command -v prlimit >/dev/null || missing+=(util-linux)
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+        { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; }
+fi
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+echo "== building (release)"
+cargo build -q --release -p waiter
+BIN=$TARGET/release/waiter
+
+# ---- 1-5, 9: the reliability tests, long or short ------------------------------------------
+echo "== reliability tests ($MODE)"
+t0=$(date +%s)
+cargo nextest run --release -p waiter --no-run -E 'binary(/^reliability_/)' >/dev/null 2>&1
+set +e
+# Under the bench lock: the long versions are load tests (floods, 100 x 100 MiB downloads).
+WAITER_RELIABILITY=$MODE WAITER_RELIABILITY_OUT=$FIG flock "$LOCK" \
+    cargo nextest run --release -p waiter --no-fail-fast --test-threads 1 --retries 0 \
+    -E 'binary(/^reliability_/) & !binary(/pending/)' >"$OUT/tests.log" 2>&1
+tests_rc=$?
+set -e
+# "        PASS [   1.2s] (1/9) waiter::reliability_files truncated_..." -> tests<TAB>binary test<TAB>PASS
+awk '$1 ~ /^(PASS|FAIL|SIGSEGV|SIGABRT|TIMEOUT)$/ && $0 ~ /waiter::reliability_/ {
+        for (i = 1; i <= NF; i++) if ($i ~ /^waiter::/) { sub("waiter::", "", $i); print "tests\t" $i " " $(i+1) "\t" $1 }
+    }' "$OUT/tests.log" | sort -u >>"$FIG"
+grep -E '^\s+(PASS|FAIL)|Summary' "$OUT/tests.log" || true
+fig tests exit_code "$tests_rc"
+fig tests seconds $(($(date +%s) - t0))
+fig corpus entries "$(grep -cv '^#\|^$' crates/waiter/tests/reliability/bad_requests.tsv)"
+
+# ---- a pinned server over a small root, for 6 and 7 ----------------------------------------
+ROOT=$OUT/root
+mkdir -p "$ROOT"
+head -c 1024 /dev/urandom | base64 -w 64 | head -c 1024 >"$ROOT/index.html"
+head -c $((1 << 20)) /dev/urandom >"$ROOT/big.bin"
+SERVER_PID=
+start_server() { # args...
+    taskset -c 1 "$BIN" serve "$ROOT" --listen "127.0.0.1:$PORT" --workers 1 "$@" >"$OUT/server.out" 2>"$OUT/server.err" &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        curl -sf -o /dev/null "http://127.0.0.1:$PORT/index.html" && return 0
+        sleep 0.05
+    done
+    echo "the server did not start" >&2
+    cat "$OUT/server.err" >&2
+    exit 1
+}
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+trap 'stop_server; [ -n "${ATTACK_PID:-}" ] && kill "$ATTACK_PID" 2>/dev/null; true' EXIT
+rss() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status"; }
+fds() { ls "/proc/$SERVER_PID/fd" | wc -l; }
+# wrk FILE ARGS...: runs pinned wrk, prints requests/s; the full output goes to FILE.
+wrk_rate() {
+    local file=$1
+    shift
+    taskset -c 0 wrk --latency "$@" >"$file" 2>&1 || true
+    awk '/^Requests\/sec:/ {print $2}' "$file"
+}
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# ---- 6: slow clients with slowhttptest ------------------------------------------------------
+slow_clients() {
+    local url=http://127.0.0.1:$PORT/index.html
+    # Timeouts shorter than the defaults (60 s each), longer than the two wrk runs under attack.
+    start_server --header-timeout "$SLOW_TIMEOUT" --send-timeout "$SLOW_TIMEOUT"
+    fig slow server_flags "--header-timeout $SLOW_TIMEOUT --send-timeout $SLOW_TIMEOUT (defaults 60, 60)"
+    local base=()
+    for i in 1 2 3; do base+=("$(wrk_rate "$OUT/wrk-base-$i.txt" -t1 -c50 -d${WRK_S}s "$url")"); done
+    local r0
+    r0=$(printf '%s\n' "${base[@]}" | median)
+    fig slow baseline_rps "$r0"
+    fig slow rss_kib_before "$(rss)"
+    for mode in H B X; do
+        local name=${mode/H/slowloris}
+        name=${name/B/slow_body}
+        name=${name/X/slow_read}
+        local args=(-c 1000 -r 500 -l "$ATTACK_S" -i 5 -p 3 -g -o "$OUT/slow-$name")
+        case $mode in
+        H) args+=(-H -u "$url") ;;
+        B) args+=(-B -s 8192 -u "$url") ;;
+        X) args+=(-X -k 8 -n 2 -w 32 -y 64 -z 32 -u "http://127.0.0.1:$PORT/big.bin") ;;
+        esac
+        taskset -c 0 slowhttptest "${args[@]}" >"$OUT/slow-$name.log" 2>&1 &
+        ATTACK_PID=$!
+        sleep 4
+        local peak_fds
+        peak_fds=$(fds)
+        local under=()
+        for i in 1 2; do under+=("$(wrk_rate "$OUT/wrk-$name-$i.txt" -t1 -c50 -d${WRK_S}s "$url")"); done
+        local r1
+        r1=$(printf '%s\n' "${under[@]}" | median)
+        local rss_during fds_during
+        rss_during=$(rss)
+        fds_during=$(fds)
+        local t_wait=$SECONDS
+        wait "$ATTACK_PID" || true
+        ATTACK_PID=
+        fig "slow_$name" attack_ended_s_after_wrk "$((SECONDS - t_wait))"
+        fig "slow_$name" attack_connections 1000
+        fig "slow_$name" rps_under_attack "$r1"
+        fig "slow_$name" percent_of_baseline "$(python3 -c "print(round(100*$r1/$r0, 1))")"
+        fig "slow_$name" server_fds_4s_into_attack "$peak_fds"
+        fig "slow_$name" server_fds_during_wrk "$fds_during"
+        fig "slow_$name" rss_kib_during "$rss_during"
+        # slowhttptest's CSV: seconds,closed,pending,connected,service available
+        python3 - "$OUT/slow-$name.csv" "$name" >>"$FIG" <<'EOF'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))[1:]
+rows = [[int(x) if x.strip().isdigit() else x.strip() for x in r] for r in rows if r]
+name = sys.argv[2]
+peak = max(rows, key=lambda r: r[3])
+print(f"slow_{name}\tpeak_connected\t{peak[3]}")
+print(f"slow_{name}\tpeak_connected_at_s\t{peak[0]}")
+print(f"slow_{name}\tclosed_by_end\t{rows[-1][1]}")
+print(f"slow_{name}\tconnected_at_end\t{rows[-1][3]}")
+first_cut = next((r[0] for r in rows if r[1] > 0), None)
+print(f"slow_{name}\tfirst_closed_at_s\t{first_cut}")
+print(f"slow_{name}\tseconds_probe_unavailable\t{sum(1 for r in rows if r[4] == 0)}")
+EOF
+        sleep 2
+    done
+    sleep 3
+    fig slow rss_kib_after "$(rss)"
+    fig slow fds_after_attacks "$(fds)"
+    stop_server
+}
+
+# ---- 7: soak at ~80% of peak ------------------------------------------------------------------
+soak() {
+    local url=http://127.0.0.1:$PORT/index.html
+    start_server
+    local peaks=()
+    for i in 1 2 3; do peaks+=("$(wrk_rate "$OUT/wrk-peak-$i.txt" -t1 -c50 -d${WRK_S}s "$url")"); done
+    local peak
+    peak=$(printf '%s\n' "${peaks[@]}" | median)
+    fig soak peak_rps "$peak"
+    # wrk paces each connection with delay(): 400 connections, D ms between requests.
+    local conns=400 delay
+    delay=$(python3 -c "print(max(1, round($conns * 1000 / (0.8 * $peak))))")
+    local script=$OUT/pace.lua
+    echo "function delay() return $delay end" >"$script"
+    local r
+    r=$(wrk_rate "$OUT/wrk-calibrate.txt" -t1 -c$conns -d${WRK_S}s -s "$script" "$url")
+    delay=$(python3 -c "print(max(1, round($delay * $r / (0.8 * $peak))))")
+    echo "function delay() return $delay end" >"$script"
+    fig soak connections "$conns"
+    fig soak delay_ms_per_request "$delay"
+    fig soak minutes "$SOAK_MIN"
+    for m in $(seq "$SOAK_MIN"); do
+        r=$(wrk_rate "$OUT/wrk-soak-$m.txt" -t1 -c$conns -d60s -s "$script" "$url")
+        local p99
+        p99=$(awk '$1 == "99%" {print $2}' "$OUT/wrk-soak-$m.txt")
+        fig soak "minute_$m" "rps=$r p99=$p99 rss_kib=$(rss) fds=$(fds)"
+    done
+    fig soak stderr_lines "$(wc -l <"$OUT/server.err")"
+    stop_server
+}
+
+echo "== 6, 7: slow clients and soak (pinned, under flock $LOCK)"
+export -f slow_clients soak start_server stop_server rss fds wrk_rate median fig
+export OUT FIG BIN ROOT PORT ATTACK_S WRK_S SOAK_MIN LOCK SLOW_TIMEOUT
+flock "$LOCK" bash -c 'set -euo pipefail; trap stop_server EXIT; slow_clients; soak'
+
+# ---- 8: fuzzing ---------------------------------------------------------------------------------
+if [ $QUICK = 0 ] && [ "${FUZZ:-1}" != 0 ]; then
+    echo "== fuzzing: 10M executions per target (nice -n 19)"
+    nice -n 19 fuzz/run.sh -runs=10000000 | tee "$OUT/fuzz.log" || fig fuzz exit_code 1
+fi
+
+# ---- machine, report --------------------------------------------------------------------------
+{
+    echo -e "machine\tcpu\t$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+    echo -e "machine\tcores\t$(nproc)"
+    echo -e "machine\tmemory\t$(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
+    echo -e "machine\tkernel\t$(uname -r)"
+    echo -e "machine\tos\t$(. /etc/os-release && echo "$PRETTY_NAME")"
+    echo -e "machine\trustc\t$(rustc --version)"
+    echo -e "machine\tslowhttptest\t$(slowhttptest -h 2>&1 | sed -n 's/.*version \([0-9.]*\).*/\1/p' | head -1)"
+    echo -e "machine\twrk\t$(wrk -v 2>&1 | head -1 | cut -c1-40)"
+    echo -e "machine\tdate\t$(date -u +%Y-%m-%dT%H:%MZ)"
+    echo -e "machine\tmode\t$MODE"
+} >>"$FIG"
+python3 reliability/report.py "$FIG" "$REPO/fuzz/work" "$MODE" >"$REPORT"
+echo "== wrote $REPORT"
+exit "$tests_rc"
