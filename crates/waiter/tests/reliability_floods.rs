@@ -97,6 +97,7 @@ fn connect_close_cycles() {
 
 #[test]
 fn half_open_and_half_closed_connections() {
+    reliability::raise_own_nofile(8192);
     let (_cleanup, root) = flood_root("half-open");
     let server = Waiter::start(&[], &root, &["--workers", "1", "--header-timeout", "2"]);
     let base = baseline(&server);
