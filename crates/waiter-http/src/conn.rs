@@ -7,25 +7,27 @@
 //! behind it from the bytes already read before reading again. Responses
 //! therefore leave in request order by construction.
 //!
-//! The read buffer exists only while a request is being read: an idle
-//! keep-alive connection owns no buffer (the first read of a request goes
+//! An idle keep-alive connection is kept small (a few hundred bytes in all,
+//! as nginx's): it owns no read buffer (the first read of a request goes
 //! through a stack array, so a wake-up that finds nothing costs no
-//! allocation either).
+//! allocation either), no timer (its timeouts are a slot in the worker's
+//! [`crate::deadline::Deadlines`]), and the large future that answers
+//! requests is boxed only while a request is in progress.
 //!
 //! Every decision is delegated to the sans-I/O modules ([`crate::request`],
 //! [`crate::path`], [`crate::conditional`], [`crate::range`],
 //! [`crate::response`]); this file only sequences them and the I/O.
 
 use std::io;
-use std::net::Shutdown;
+use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use waiter_loop::net::TcpStream;
 
 use crate::conditional::{self, Precondition};
+use crate::deadline::{Deadline, When};
 use crate::file::{FileBody, FileInfo, Lookup};
-use crate::notify::{race, Either};
 use crate::path::{self, CleanPath};
 use crate::range::{self, ByteRange, RangeDecision};
 use crate::request::{self, Body, Head, Method};
@@ -53,16 +55,18 @@ enum Close {
     AfterResponse,
 }
 
-/// Serves `stream` until it closes; the worker's connection count is
-/// released when this returns.
-pub(crate) async fn serve(worker: Rc<Worker>, stream: TcpStream) {
+/// Serves `stream` (from `peer`, known only when the access log needs it:
+/// boxed so that idle connections stay small) until it closes; the worker's connection
+/// count is released when this returns.
+pub(crate) async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: Option<Box<SocketAddr>>) {
     let _slot = Slot(&worker);
     // Pipelined responses are separate writes: without NODELAY the second
     // waits for the client's delayed ACK of the first (40 ms).
     let _ = stream.set_nodelay(true);
-    match run(&worker, &stream).await {
+    match run(&worker, &stream, peer).await {
         Ok(Close::Now) => {}
-        Ok(Close::AfterResponse) => linger(&worker, &stream).await,
+        // Boxed: rare, and idle connections need not carry its state.
+        Ok(Close::AfterResponse) => Box::pin(linger(&worker, &stream)).await,
         Err(e) => {
             let quiet = matches!(
                 e.kind(),
@@ -109,6 +113,13 @@ impl ReadBuf {
         }
     }
 
+    /// A buffer holding the bytes of one non-blocking read: `None` at
+    /// end-of-stream, `WouldBlock` when nothing is there.
+    fn first(stream: &TcpStream) -> io::Result<Option<ReadBuf>> {
+        let mut buf = ReadBuf::default();
+        Ok((buf.try_fill(stream)? > 0).then_some(buf))
+    }
+
     /// One non-blocking read: `Ok(0)` at end-of-stream, `WouldBlock` when
     /// nothing is there.
     fn try_fill(&mut self, stream: &TcpStream) -> io::Result<usize> {
@@ -130,27 +141,11 @@ impl ReadBuf {
     }
 }
 
-/// Waits up to `limit` for readability; `Ok(false)` when the time ran out
-/// or the server is shutting down (if `idle`).
-async fn readable(worker: &Worker, stream: &TcpStream, limit: Duration, idle: bool) -> io::Result<bool> {
-    let wait = worker.lp.timeout(limit, stream.readable())?;
-    if !idle {
-        return match wait.await {
-            Ok(ready) => ready.map(|()| true),
-            Err(_elapsed) => Ok(false),
-        };
-    }
-    match race(wait, worker.shutdown.wait()).await {
-        Either::Left(Ok(ready)) => ready.map(|()| true),
-        Either::Left(Err(_)) | Either::Right(()) => Ok(false),
-    }
-}
-
 /// Reads more of a request, until `deadline`: `Some(true)` when bytes came,
 /// `Some(false)` when the time ran out, `None` at end-of-stream.
 async fn read_more(
-    worker: &Worker,
     stream: &TcpStream,
+    timer: &Deadline,
     buf: &mut ReadBuf,
     deadline: Instant,
 ) -> io::Result<Option<bool>> {
@@ -159,9 +154,9 @@ async fn read_more(
             Ok(0) => return Ok(None),
             Ok(_) => return Ok(Some(true)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() || !readable(worker, stream, left, false).await? {
-                    return Ok(Some(false));
+                match timer.readable(stream, When::At(deadline), false).await {
+                    Ok(ready) => ready?,
+                    Err(_) => return Ok(Some(false)),
                 }
             }
             Err(e) => return Err(e),
@@ -169,53 +164,80 @@ async fn read_more(
     }
 }
 
-async fn run(worker: &Worker, stream: &TcpStream) -> io::Result<Close> {
+/// The connection between requests: all an idle keep-alive connection's
+/// task holds is this function's small state (no buffer, no timer).
+async fn run(worker: &Worker, stream: &TcpStream, peer: Option<Box<SocketAddr>>) -> io::Result<Close> {
     let config = &worker.config;
-    let mut buf = ReadBuf::default();
-    // One getpeername per connection, and only for the access log.
-    let peer = worker.log.as_ref().and_then(|_| stream.peer_addr().ok());
-    let mut served = 0usize;
+    let timer = worker.deadlines.register();
+    let mut served = 0;
     loop {
-        // Idle: wait for the first byte of the next request.
-        if buf.pending().is_empty() {
-            let limit = if served == 0 { config.header_timeout } else { config.keepalive_timeout };
-            loop {
-                if worker.shutdown.is_set() {
-                    return Ok(Close::Now);
-                }
-                match buf.try_fill(stream) {
-                    Ok(0) => return Ok(Close::Now),
-                    Ok(_) => break,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        if !readable(worker, stream, limit, true).await? {
-                            return Ok(Close::Now);
-                        }
-                    }
-                    Err(e) => return Err(e),
-                }
+        // Idle: wait for the first byte of the next request. The buffer is
+        // made by the read that finds bytes, so none lives across the wait.
+        let buf = loop {
+            if worker.shutdown.is_set() {
+                return Ok(Close::Now);
             }
+            match ReadBuf::first(stream) {
+                Ok(Some(buf)) => break buf,
+                Ok(None) => return Ok(Close::Now),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let limit = if served == 0 { config.header_timeout } else { config.keepalive_timeout };
+                    match timer.readable(stream, When::After(limit), true).await {
+                        Ok(ready) => ready?,
+                        Err(_) => return Ok(Close::Now),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        // Boxed: answering is a large future (parsing, lookup, sending) that
+        // exists only while a request is in progress, not in idle connections.
+        let conn = Conn { buf, peer: peer.as_deref().copied(), served: &mut served };
+        if let Some(close) = Box::pin(requests(worker, stream, &timer, conn)).await? {
+            return Ok(close);
         }
+    }
+}
 
+/// A connection's state while it answers requests.
+struct Conn<'a> {
+    buf: ReadBuf,
+    peer: Option<SocketAddr>,
+    /// Requests answered so far.
+    served: &'a mut usize,
+}
+
+/// Answers the requests whose bytes have started to arrive, until the
+/// buffer is empty (`Ok(None)`: back to idle) or the connection ends.
+async fn requests(
+    worker: &Worker,
+    stream: &TcpStream,
+    timer: &Deadline,
+    mut conn: Conn<'_>,
+) -> io::Result<Option<Close>> {
+    let config = &worker.config;
+    let buf = &mut conn.buf;
+    while !buf.pending().is_empty() {
         let deadline = Instant::now() + config.header_timeout;
         let reading = crate::stub_status::Reading::start(&worker.stats);
         loop {
             match request::parse_with(buf.pending(), &config.limits) {
                 Ok(Some((head, used))) => {
-                    served += 1;
+                    *conn.served += 1;
                     let body = head.body;
                     drop(reading);
-                    let answer = respond(worker, stream, &head, served);
-                    let keep_alive = crate::access_log::request(worker, peer, &head, answer).await?;
+                    let answer = respond(worker, stream, &head, *conn.served);
+                    let keep_alive = crate::access_log::request(worker, conn.peer, &head, answer).await?;
                     buf.consume(used);
                     if !keep_alive {
-                        return Ok(Close::AfterResponse);
+                        return Ok(Some(Close::AfterResponse));
                     }
                     if let Body::Length(mut left) = body {
                         while left > 0 {
                             if buf.pending().is_empty()
-                                && read_more(worker, stream, &mut buf, deadline).await? != Some(true)
+                                && read_more(stream, timer, buf, deadline).await? != Some(true)
                             {
-                                return Ok(Close::Now);
+                                return Ok(Some(Close::Now));
                             }
                             let take = (buf.pending().len() as u64).min(left);
                             buf.consume(take as usize);
@@ -224,21 +246,22 @@ async fn run(worker: &Worker, stream: &TcpStream) -> io::Result<Close> {
                     }
                     break;
                 }
-                Ok(None) => match read_more(worker, stream, &mut buf, deadline).await? {
+                Ok(None) => match read_more(stream, timer, buf, deadline).await? {
                     Some(true) => {}
                     Some(false) => {
                         simple(worker, stream, Status::REQUEST_TIMEOUT, false, false, |_| {}).await?;
-                        return Ok(Close::AfterResponse);
+                        return Ok(Some(Close::AfterResponse));
                     }
-                    None => return Ok(Close::Now),
+                    None => return Ok(Some(Close::Now)),
                 },
                 Err(e) => {
                     simple(worker, stream, e.status(), false, false, |_| {}).await?;
-                    return Ok(Close::AfterResponse);
+                    return Ok(Some(Close::AfterResponse));
                 }
             }
         }
     }
+    Ok(None)
 }
 
 /// Answers one request; returns whether the connection stays open.
@@ -331,7 +354,7 @@ async fn simple<'h>(
     extra(&mut response);
     let mut out = Vec::with_capacity(256);
     worker.write_head(&response, &mut out);
-    let body = if is_head { SendBody::Empty } else { SendBody::Memory(vec![text.as_bytes()]) };
+    let body = if is_head { SendBody::Empty } else { SendBody::One(text.as_bytes()) };
     send::send(&worker.lp, stream, worker.config.send_timeout, &out, body).await
 }
 
@@ -393,8 +416,18 @@ async fn send_file(
     let whole = ByteRange { first: 0, last: info.len.saturating_sub(1) };
     let (ranges, multipart) = match decision {
         RangeDecision::Full => {
+            // The common case, without the range machinery's allocations.
             response.content_length = Some(info.len);
-            (if info.len == 0 { vec![] } else { vec![whole] }, None)
+            let mut out = Vec::with_capacity(512);
+            worker.write_head(&response, &mut out);
+            let body = match &info.body {
+                _ if head.method == Method::Head || info.len == 0 => SendBody::Empty,
+                FileBody::Memory(bytes) => SendBody::One(bytes),
+                FileBody::Open(file) => {
+                    SendBody::File { file, parts: vec![(Vec::new(), whole)], trailer: Vec::new() }
+                }
+            };
+            return send::send(&worker.lp, stream, config.send_timeout, &out, body).await;
         }
         RangeDecision::Partial(ranges) if ranges.len() == 1 => {
             response.status = Status::PARTIAL_CONTENT;

@@ -74,6 +74,7 @@ pub mod autoindex;
 pub mod conditional;
 pub mod config;
 mod conn;
+mod deadline;
 mod file;
 mod notify;
 pub mod path;

@@ -1,7 +1,8 @@
 //! Waking tasks of one loop from another task of it: an [`Event`] and a two-way [`race`].
 //!
 //! The server needs two wake-ups the loop has no handle for: "shut down"
-//! (every idle connection and the accept loop stop waiting) and "a
+//! (the accept loop stops waiting; idle connections hear it through
+//! [`crate::deadline::Deadlines`]) and "a
 //! connection closed" (an accept loop paused at the connection limit goes
 //! on). Both are single-threaded, so `Cell`s and a map of wakers suffice.
 

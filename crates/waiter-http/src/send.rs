@@ -11,11 +11,14 @@
 //! client downloading 1 GiB is fine, one that stopped reading is not.
 
 use std::fs::File;
+use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
+use std::pin::{pin, Pin};
+use std::task::Poll;
 use std::time::Duration;
 
 use waiter_loop::net::TcpStream;
-use waiter_loop::Loop;
+use waiter_loop::{Loop, Sleep};
 
 use crate::range::ByteRange;
 
@@ -27,8 +30,11 @@ const MAX_SENDFILE: u64 = 0x7fff_f000;
 pub(crate) enum Body<'a> {
     /// Nothing (HEAD, 304, an empty file).
     Empty,
-    /// In-memory pieces, sent with the head in one `writev`: a small file,
-    /// a slice of it, or the parts of a `multipart/byteranges` body.
+    /// One in-memory piece, sent with the head in one `writev`: a small
+    /// file or a short text.
+    One(&'a [u8]),
+    /// In-memory pieces, sent with the head in one `writev`: a slice of a
+    /// small file, or the parts of a `multipart/byteranges` body.
     Memory(Vec<&'a [u8]>),
     /// File ranges, each preceded by its framing bytes (empty for a plain
     /// body), then a trailer: `sendfile` for the bytes.
@@ -56,6 +62,7 @@ pub(crate) async fn send(
 ) -> io::Result<()> {
     match body {
         Body::Empty => writev(lp, stream, timeout, &[head]).await,
+        Body::One(piece) => writev(lp, stream, timeout, &[head, piece]).await,
         Body::Memory(pieces) => {
             let mut all = Vec::with_capacity(pieces.len() + 1);
             all.push(head);
@@ -78,22 +85,69 @@ pub(crate) async fn send(
     }
 }
 
-/// Writes all of `pieces` (skipping empty ones) with as few `writev`s as the socket allows.
+/// Runs `op` bounded by `limit`; the timer starts only once `op` has to wait,
+/// so a write the socket takes at once costs no timer at all.
+async fn bounded<T>(lp: &Loop, limit: Duration, op: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    let mut op = pin!(op);
+    let mut sleep: Option<Sleep> = None;
+    poll_fn(|cx| {
+        if let Poll::Ready(out) = op.as_mut().poll(cx) {
+            return Poll::Ready(out);
+        }
+        let sleep = match &mut sleep {
+            Some(sleep) => sleep,
+            None => match lp.sleep(limit) {
+                Ok(started) => sleep.insert(started),
+                Err(e) => return Poll::Ready(Err(e)),
+            },
+        };
+        Pin::new(sleep).poll(cx).map(|()| {
+            Err(io::Error::new(io::ErrorKind::TimedOut, format!("the client took no bytes for {limit:?}")))
+        })
+    })
+    .await
+}
+
+/// Slices a `writev` passes without a heap allocation.
+const INLINE: usize = 4;
+
+/// Writes all of `pieces` with as few `writev`s as the socket allows.
 async fn writev(lp: &Loop, stream: &TcpStream, timeout: Duration, pieces: &[&[u8]]) -> io::Result<()> {
-    let mut rest: Vec<&[u8]> = pieces.iter().copied().filter(|p| !p.is_empty()).collect();
-    while !rest.is_empty() {
-        let slices: Vec<IoSlice<'_>> = rest.iter().map(|p| IoSlice::new(p)).collect();
-        let mut n = lp.timeout(timeout, stream.writev(&slices))?.await??;
+    let mut inline = [&[][..]; INLINE];
+    let mut spilled;
+    let rest: &mut [&[u8]] = if pieces.len() <= INLINE {
+        inline[..pieces.len()].copy_from_slice(pieces);
+        &mut inline[..pieces.len()]
+    } else {
+        spilled = pieces.to_vec();
+        &mut spilled
+    };
+    let mut first = 0;
+    let mut left: usize = rest.iter().map(|p| p.len()).sum();
+    while left > 0 {
+        while rest[first].is_empty() {
+            first += 1;
+        }
+        let mut n = if rest.len() - first <= INLINE {
+            let mut slices = [IoSlice::new(&[]); INLINE];
+            let count = rest.len() - first;
+            for (slot, piece) in slices.iter_mut().zip(&rest[first..]) {
+                *slot = IoSlice::new(piece);
+            }
+            bounded(lp, timeout, stream.writev(&slices[..count])).await?
+        } else {
+            let slices: Vec<IoSlice<'_>> = rest[first..].iter().map(|p| IoSlice::new(p)).collect();
+            bounded(lp, timeout, stream.writev(&slices)).await?
+        };
         if n == 0 {
             return Err(io::Error::new(io::ErrorKind::WriteZero, "writev wrote nothing"));
         }
-        let mut first = 0;
+        left -= n;
         while first < rest.len() && n >= rest[first].len() {
             n -= rest[first].len();
             first += 1;
         }
-        rest.drain(..first);
-        if let Some(partial) = rest.first_mut() {
+        if let Some(partial) = rest.get_mut(first) {
             *partial = &partial[n..];
         }
     }
@@ -112,7 +166,7 @@ async fn sendfile(
     let end = range.last + 1;
     while offset < end {
         let count = (end - offset).min(MAX_SENDFILE) as usize;
-        let n = lp.timeout(timeout, stream.sendfile(file, &mut offset, count))?.await??;
+        let n = bounded(lp, timeout, stream.sendfile(file, &mut offset, count)).await?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

@@ -23,6 +23,7 @@ use waiter_loop::net::{ListenOptions, TcpListener};
 use waiter_loop::{Handle, Loop, Timer};
 
 use crate::config::Config;
+use crate::deadline::Deadlines;
 use crate::file::{FileCache, Policy};
 use crate::notify::{race, Either, Event, Latch};
 use crate::response::{DateCache, ResponseHead};
@@ -41,8 +42,10 @@ pub(crate) struct Worker {
     pub(crate) policy: Policy,
     pub(crate) cache: FileCache,
     date: RefCell<DateCache>,
-    /// Set once the server is stopping.
+    /// Set once the server is stopping (by [`Worker::stop`]).
     pub(crate) shutdown: Latch,
+    /// The connections' timeouts, and their idle waits that stopping ends.
+    pub(crate) deadlines: Rc<Deadlines>,
     /// Notified whenever a connection ends.
     pub(crate) closed: Rc<Event>,
     /// INVARIANT: the number of connection tasks alive.
@@ -62,6 +65,12 @@ impl Worker {
         let start = out.len();
         response.write(out, &date);
         crate::access_log::saw_head(self, response, out.len() - start);
+    }
+
+    /// Starts stopping: the accept loop and every idle connection end.
+    pub(crate) fn stop(&self) {
+        self.shutdown.set();
+        self.deadlines.shut_down();
     }
 
     /// A fresh `multipart/byteranges` boundary seed.
@@ -111,6 +120,7 @@ impl Server {
             cache: FileCache::default(),
             date: RefCell::new(DateCache::new(now)),
             shutdown: Latch::default(),
+            deadlines: Rc::default(),
             closed: Rc::default(),
             active: Cell::new(0),
             // nginx seeds its boundary counter from the start time too.
@@ -118,7 +128,9 @@ impl Server {
             stats: Default::default(),
             log,
         });
-        let timers = crate::access_log::start_timers(&worker)?;
+        let mut timers = crate::access_log::start_timers(&worker)?;
+        let shortest = worker.config.header_timeout.min(worker.config.keepalive_timeout);
+        timers.push(Deadlines::start_sweeper(&worker.deadlines, lp, shortest)?);
         let id = NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed);
         SERVERS.with(|s| s.borrow_mut().insert(id, Rc::downgrade(&worker)));
         Ok(Server { worker, listener, id, timers })
@@ -147,7 +159,7 @@ impl Server {
     pub async fn run(self) -> io::Result<()> {
         let Server { worker, listener, id, timers } = self;
         let result = accept_loop(&worker, listener).await;
-        worker.shutdown.set();
+        worker.stop();
         while worker.active.get() > 0 {
             worker.closed.wait().await;
         }
@@ -168,10 +180,12 @@ async fn accept_loop(worker: &Rc<Worker>, listener: TcpListener) -> io::Result<(
             }
         }
         match race(listener.accept(), worker.shutdown.wait()).await {
-            Either::Left(Ok((stream, _peer))) => {
+            Either::Left(Ok((stream, peer))) => {
                 worker.active.set(worker.active.get() + 1);
                 worker.stats.accepted();
-                drop(worker.lp.spawn(crate::conn::serve(worker.clone(), stream)));
+                // The peer's address is kept only for the access log.
+                let peer = worker.log.as_ref().map(|_| Box::new(peer));
+                worker.lp.spawn_detached(crate::conn::serve(worker.clone(), stream, peer));
             }
             Either::Left(Err(e)) => return Err(e),
             Either::Right(()) => return Ok(()),
@@ -203,7 +217,7 @@ impl Stopper {
         self.handle.post(move |_lp| {
             let worker = SERVERS.with(|s| s.borrow().get(&id).and_then(Weak::upgrade));
             if let Some(worker) = worker {
-                worker.shutdown.set();
+                worker.stop();
             }
         })
     }

@@ -133,6 +133,26 @@ impl Loop {
         handle
     }
 
+    /// Starts running `future` as a task with no [`JoinHandle`]: for a task
+    /// whose output nobody awaits (a server's connection), it saves the
+    /// handle's shared state, one allocation per task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// let lp = waiter_loop::Loop::new().unwrap();
+    /// let done = Rc::new(Cell::new(false));
+    /// let flag = done.clone();
+    /// lp.spawn_detached(async move { flag.set(true) });
+    /// lp.run().unwrap();
+    /// assert!(done.get());
+    /// ```
+    pub fn spawn_detached<F: Future<Output = ()> + 'static>(&self, future: F) {
+        self.spawn_task(std::any::type_name::<F>(), Box::pin(future));
+    }
+
     fn spawn_task(&self, label: &'static str, future: Pin<Box<dyn Future<Output = ()>>>) {
         let flag = Arc::new(TaskWaker {
             loop_id: self.inner.id,

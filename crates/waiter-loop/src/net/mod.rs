@@ -177,6 +177,11 @@ impl SocketIo {
         poll_fn(|cx| self.reg.poll_ready(cx, turn.dir)).await.map(drop)
     }
 
+    /// One poll of [`wait`](SocketIo::wait), without taking the turn.
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Interest) -> Poll<io::Result<()>> {
+        self.reg.poll_ready(cx, dir).map(|r| r.map(drop))
+    }
+
     /// [`wait`](SocketIo::wait) in `dir`, taking the turn for it.
     pub(crate) async fn ready(&self, dir: Interest) -> io::Result<()> {
         let turn = self.turn(dir)?;

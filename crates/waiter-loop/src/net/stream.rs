@@ -256,6 +256,24 @@ macro_rules! stream_methods {
                 self.io.ready($crate::Interest::READABLE).await
             }
 
+            /// The poll form of [`readable`](Self::readable), for a
+            /// hand-written future that waits for data and something else
+            /// at once without boxing or nesting a future: `Ready` when the
+            /// stream may be readable, else `Pending` with the task's waker
+            /// kept until the backend reports readiness or the stream is
+            /// dropped. Only the latest caller's waker is kept, so one task
+            /// at a time should poll it.
+            ///
+            /// # Errors
+            ///
+            /// `BrokenPipe` once the loop is gone.
+            pub fn poll_readable(
+                &self,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
+                self.io.poll_ready(cx, $crate::Interest::READABLE)
+            }
+
             /// Writes some of `buf`, waiting until there is room, and
             /// returns how much was written.
             ///
