@@ -11,7 +11,7 @@
 # temporary directory (WAITER_PG_DIR, default /tmp/waiter-pg-<hash of this script>, so an
 # edited script never reuses a cluster set up by an older one), owned by the unprivileged
 # `postgres` user (initdb refuses root), listening on 127.0.0.1:PORT (WAITER_PG_PORT, else
-# a free port in 15400-15499) and on a Unix socket in DIR/sock. Users, all with database
+# 15432 if free, else a free port in 15400-15499) and on a Unix socket in DIR/sock. Users, all with database
 # `waiter`:
 #
 #   waiter         superuser, trust (the default URL)
@@ -76,7 +76,8 @@ pick_port() {
         return
     fi
     local p
-    for p in $(seq 15400 15499); do
+    # 15432 first: the API server example's built-in default URL names it.
+    for p in 15432 $(seq 15400 15499); do
         if port_free "$p"; then
             echo "$p"
             return

@@ -41,6 +41,8 @@ mod connect;
 mod copy;
 mod driver;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod pool;
 mod row;
 mod statement;

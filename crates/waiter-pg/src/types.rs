@@ -345,13 +345,13 @@ impl Timestamp {
         }
         let bad = || format!("{s:?} is not an ISO timestamp");
         let (date, time) = s.split_once(' ').ok_or_else(bad)?;
-        let days = Date::parse(date)?.0 as i64;
+        let days = i64::from(Date::parse(date)?.0);
         let (clock, offset_secs) = match time.find(['+', '-']) {
             Some(i) => {
                 let sign = if time.as_bytes()[i] == b'-' { -1 } else { 1 };
                 let mut secs = 0i64;
                 for (n, part) in time[i + 1..].split(':').enumerate() {
-                    let v: i64 = part.parse().map_err(|_| bad())?;
+                    let v: i64 = part.parse().ok().filter(|v| (0..100).contains(v)).ok_or_else(bad)?;
                     secs += v * [3600, 60, 1].get(n).ok_or_else(bad)?;
                 }
                 (&time[..i], sign * secs)
@@ -359,15 +359,19 @@ impl Timestamp {
             None => (time, 0),
         };
         let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
-        let mut parts = hms.split(':').map(|p| p.parse::<i64>().map_err(|_| bad()));
+        let mut parts =
+            hms.split(':').map(|p| p.parse::<i64>().ok().filter(|v| (0..=60).contains(v)).ok_or_else(bad));
         let (h, m, sec) =
             (parts.next().ok_or_else(bad)??, parts.next().ok_or_else(bad)??, parts.next().ok_or_else(bad)??);
-        if frac.len() > 6 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        if parts.next().is_some() || h > 24 || frac.len() > 6 || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
         let micros_frac = format!("{frac:0<6}").parse::<i64>().map_err(|_| bad())?;
         let secs = h * 3600 + m * 60 + sec - offset_secs;
-        Ok(Timestamp(days * MICROS_PER_DAY + secs * 1_000_000 + micros_frac))
+        days.checked_mul(MICROS_PER_DAY)
+            .and_then(|d| d.checked_add(secs * 1_000_000 + micros_frac))
+            .map(Timestamp)
+            .ok_or_else(|| format!("{s:?} is out of range"))
     }
 }
 
@@ -447,7 +451,12 @@ impl Date {
         }
         let bad = || format!("{s:?} is not an ISO date (BC dates are not supported)");
         let mut parts = s.splitn(3, '-');
-        let y: i32 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        // PostgreSQL's own date range ends in 5874897; BC dates are not parsed.
+        let y: i32 = parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .filter(|y| (0..=5_874_897).contains(y))
+            .ok_or_else(bad)?;
         let m: u32 =
             parts.next().and_then(|p| p.parse().ok()).filter(|m| (1..=12).contains(m)).ok_or_else(bad)?;
         let d: u32 =

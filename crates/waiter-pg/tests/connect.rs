@@ -90,3 +90,28 @@ fn unknown_database_and_refused_port_fail_cleanly() {
         assert!(matches!(e, Error::Config(_)), "{e}");
     });
 }
+
+#[test]
+fn dropping_the_last_handle_ends_the_backend() {
+    run(async {
+        let client = waiter_pg::connect(&url("waiter", None)).await.unwrap();
+        let clone = client.clone();
+        let pid = client.process_id();
+        drop(client);
+        // A clone keeps the connection open.
+        assert_eq!(clone.query_one("SELECT 1", &[]).await.unwrap().get::<i32>(0), 1);
+        drop(clone);
+        let observer = waiter_pg::connect(&url("waiter", None)).await.unwrap();
+        for _ in 0..500 {
+            let row = observer
+                .query_one("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", &[&pid])
+                .await
+                .unwrap();
+            if row.get::<i64>(0) == 0 {
+                return;
+            }
+            waiter_loop::sleep(std::time::Duration::from_millis(10)).unwrap().await;
+        }
+        panic!("backend {pid} still there 5 s after its client was dropped");
+    });
+}

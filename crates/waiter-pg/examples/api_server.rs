@@ -1,0 +1,143 @@
+//! The first seed's API server: HTTP on waiter-http's `app`, PostgreSQL through a waiter-pg pool.
+//!
+//!     eval "$(scripts/pg/cluster.sh start)"     # a throwaway PostgreSQL (sets WAITER_PG_URL)
+//!     cargo run --release -p waiter-pg --example api_server -- [--listen 127.0.0.1:8080] [--pool 50] [--db URL]
+//!     curl localhost:8080/users/1
+//!     curl -d '{"name":"Ada","email":"ada@example.com"}' localhost:8080/users
+//!     curl localhost:8080/slow                  # SELECT pg_sleep(0.02), the seed's 20 ms query
+//!
+//! Routes: `GET /users/{id}` → the row as JSON or 404; `POST /users` with a
+//! JSON body `{"name": ..., "email": ...}` → 201 and the new row (bad JSON →
+//! 400 with a message); `GET /slow` → 20 ms in PostgreSQL; `GET /pool` → the
+//! pool's metrics. The database URL is `--db`, else `$WAITER_PG_URL`, else
+//! the cluster script's default `postgres://waiter@127.0.0.1:15432/waiter`.
+//! On first start it creates and seeds its `users` table.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use waiter_http::app::{App, AppConfig, Request, Response};
+use waiter_http::Status;
+use waiter_pg::{Error, Pool, PoolOptions};
+
+const DEFAULT_DB: &str = "postgres://waiter@127.0.0.1:15432/waiter";
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS users (
+    id bigserial PRIMARY KEY,
+    name text NOT NULL,
+    email text,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO users (name, email)
+SELECT 'user ' || g, 'user' || g || '@example.com' FROM generate_series(1, 1000) g
+WHERE NOT EXISTS (SELECT 1 FROM users);";
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut listen: SocketAddr = "127.0.0.1:8080".parse()?;
+    let mut pool_size = 50;
+    let mut db = std::env::var("WAITER_PG_URL").unwrap_or_else(|_| DEFAULT_DB.to_string());
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--listen" => listen = value()?.parse()?,
+            "--pool" => pool_size = value()?.parse()?,
+            "--db" => db = value()?,
+            _ => {
+                return Err(format!("unknown argument {arg:?} (see the top of examples/api_server.rs)").into())
+            }
+        }
+    }
+    // 10,000 clients need 10,000 descriptors.
+    let (_, hard) = waiter_loop::nofile_limit()?;
+    waiter_loop::set_nofile_limit(hard)?;
+
+    let lp = waiter_loop::Loop::new()?;
+    let options =
+        PoolOptions { max_size: pool_size, checkout_timeout: Duration::from_secs(30), ..Default::default() };
+    let pool = Pool::new(db.parse()?, options);
+    lp.block_on(async {
+        pool.get().await?.batch_execute(SCHEMA).await?;
+        Ok::<(), Error>(())
+    })
+    .map_err(|e| format!("database {db}: {e}"))?;
+
+    let app = App::bind(&lp, listen, AppConfig { backlog: 16384, ..AppConfig::default() }, move |req| {
+        let pool = pool.clone();
+        async move { route(&pool, req).await.unwrap_or_else(error_response) }
+    })?;
+    eprintln!("api_server: listening on http://{} (pool of {pool_size}, database {db})", app.local_addr()?);
+    lp.block_on(app.run())?;
+    Ok(())
+}
+
+fn json_error(status: Status, message: &str) -> Response {
+    Response::json(status, serde_json::json!({ "error": message }).to_string())
+}
+
+fn error_response(e: Error) -> Response {
+    match e {
+        Error::PoolTimeout | Error::Timeout => json_error(Status::SERVICE_UNAVAILABLE, &e.to_string()),
+        _ => json_error(Status::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+async fn route(pool: &Pool, req: Request) -> Result<Response, Error> {
+    let path = req.path();
+    match (req.method.as_str(), path) {
+        ("GET", "/slow") => {
+            pool.get().await?.execute("SELECT pg_sleep(0.02)", &[]).await?;
+            Ok(Response::json(Status::OK, "{\"slept_ms\":20}"))
+        }
+        ("GET", "/pool") => {
+            let s = pool.status();
+            let body = serde_json::json!({
+                "size": s.size, "in_use": s.in_use, "idle": s.idle, "waiting": s.waiting,
+                "connects": s.connects, "connect_failures": s.connect_failures,
+                "discarded": s.discarded, "timeouts": s.timeouts,
+            });
+            Ok(Response::json(Status::OK, body.to_string()))
+        }
+        ("POST", "/users") => create_user(pool, &req.body).await,
+        ("GET", _) if path.starts_with("/users/") => {
+            let Ok(id) = path["/users/".len()..].parse::<i64>() else {
+                return Ok(json_error(Status::NOT_FOUND, "no such user"));
+            };
+            let client = pool.get().await?;
+            // PostgreSQL writes the JSON: one query, no row-to-JSON code here.
+            let row =
+                client.query_opt("SELECT row_to_json(u)::text FROM users u WHERE id = $1", &[&id]).await?;
+            Ok(match row {
+                Some(row) => Response::json(Status::OK, row.try_get::<String>(0)?),
+                None => json_error(Status::NOT_FOUND, "no such user"),
+            })
+        }
+        (_, "/slow" | "/pool" | "/users") => Ok(json_error(Status::METHOD_NOT_ALLOWED, "method not allowed")),
+        _ => Ok(json_error(Status::NOT_FOUND, "no such route")),
+    }
+}
+
+async fn create_user(pool: &Pool, body: &[u8]) -> Result<Response, Error> {
+    let value: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return Ok(json_error(Status::BAD_REQUEST, &format!("invalid JSON: {e}"))),
+    };
+    let Some(name) = value.get("name").and_then(|n| n.as_str()).filter(|n| !n.is_empty()) else {
+        return Ok(json_error(Status::BAD_REQUEST, "\"name\" must be a non-empty string"));
+    };
+    let email = match value.get("email") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(e)) => Some(e.as_str()),
+        Some(_) => return Ok(json_error(Status::BAD_REQUEST, "\"email\" must be a string")),
+    };
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "INSERT INTO users (name, email) VALUES ($1, $2) RETURNING row_to_json(users)::text",
+            &[&name, &email],
+        )
+        .await?;
+    // waiter-http has no named constant for 201.
+    let created = Status::new(201).expect("201 is a valid status");
+    Ok(Response::json(created, row.try_get::<String>(0)?))
+}
