@@ -11,15 +11,24 @@
 //! have been sent during the stall, not just the one that was waiting
 //! (coordinated omission). Not pipelined: one request in flight per
 //! connection.
+//!
+//! Request timeouts cost no timer per request: each connection writes its
+//! deadline into its [`Slot`], and one interval timer sweeps the slots and
+//! wakes the connections whose deadline passed (wrk checks its timeouts
+//! periodically too). A per-request `timeout()` future allocated and
+//! cancelled a timer for every request.
 
 use std::cell::{Cell, RefCell};
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use waiter_loop::net::TcpStream;
-use waiter_loop::Loop;
+use waiter_loop::{Loop, Timer};
 
 use super::report::Stats;
 use super::response::{Response, ResponseParser};
@@ -57,6 +66,21 @@ enum Failure {
     Timeout,
 }
 
+/// The longest pause between two sweeps for expired requests; a timeout
+/// fires up to this late (or a quarter of the timeout, if less).
+const SWEEP_PERIOD: Duration = Duration::from_millis(100);
+
+/// One busy connection's request deadline, read by the sweep.
+#[derive(Default)]
+struct Slot {
+    /// When the request in flight times out; `None` when none is in flight.
+    deadline: Cell<Option<Instant>>,
+    /// Set by the sweep once `deadline` has passed.
+    expired: Cell<bool>,
+    /// The connection's task, to wake when it expires.
+    waker: RefCell<Option<Waker>>,
+}
+
 /// What every connection task shares: the target, the request, the counts.
 pub struct Run {
     /// The loop everything runs on.
@@ -77,6 +101,8 @@ pub struct Run {
     pub stats: RefCell<Stats>,
     /// The read buffer all connections share.
     scratch: RefCell<Vec<u8>>,
+    /// One per busy connection, by index.
+    slots: Vec<Slot>,
 }
 
 impl Run {
@@ -92,7 +118,30 @@ impl Run {
             stopped: Cell::new(false),
             stats: RefCell::new(Stats::default()),
             scratch: RefCell::new(vec![0; READ_BUFFER]),
+            slots: (0..connections).map(|_| Slot::default()).collect(),
         }
+    }
+
+    /// Starts the interval timer that expires late requests; clear it when the run is over.
+    ///
+    /// # Errors
+    ///
+    /// The loop refusing the timer.
+    pub fn start_sweep(self: &Rc<Run>) -> io::Result<Timer> {
+        let run = Rc::downgrade(self);
+        self.lp.set_interval(SWEEP_PERIOD.min(self.timeout / 4).max(Duration::from_millis(1)), move |_| {
+            let Some(run) = run.upgrade() else { return };
+            let now = Instant::now();
+            for slot in &run.slots {
+                if slot.deadline.get().is_some_and(|d| d <= now) {
+                    slot.deadline.set(None);
+                    slot.expired.set(true);
+                    if let Some(waker) = slot.waker.take() {
+                        waker.wake();
+                    }
+                }
+            }
+        })
     }
 
     /// Opens one connection, within the timeout, with `TCP_NODELAY`.
@@ -139,7 +188,7 @@ impl Run {
                 continue;
             };
             let sent = Instant::now();
-            let result = self.exchange(conn, &mut parser).await;
+            let result = self.exchange(index, conn, &mut parser, sent + self.timeout).await;
             let done = Instant::now();
             match result {
                 Ok(response) => {
@@ -187,8 +236,14 @@ impl Run {
         }
     }
 
-    /// Sends the request on `conn` and reads one whole response, within the timeout.
-    async fn exchange(&self, conn: &TcpStream, parser: &mut ResponseParser) -> Result<Response, Failure> {
+    /// Sends the request on `conn` and reads one whole response, before `deadline`.
+    async fn exchange(
+        &self,
+        index: usize,
+        conn: &TcpStream,
+        parser: &mut ResponseParser,
+        deadline: Instant,
+    ) -> Result<Response, Failure> {
         let work = async {
             conn.write_all(&self.request).await.map_err(|_| Failure::Write)?;
             loop {
@@ -200,10 +255,26 @@ impl Run {
                 }
             }
         };
-        match self.lp.timeout(self.timeout, work) {
-            Ok(timed) => timed.await.unwrap_or(Err(Failure::Timeout)),
-            Err(_) => Err(Failure::Timeout),
-        }
+        let slot = &self.slots[index];
+        slot.expired.set(false);
+        slot.deadline.set(Some(deadline));
+        let mut work = pin!(work);
+        let result = poll_fn(|cx| {
+            if let Poll::Ready(result) = work.as_mut().poll(cx) {
+                return Poll::Ready(result);
+            }
+            if slot.expired.get() {
+                return Poll::Ready(Err(Failure::Timeout));
+            }
+            let mut waker = slot.waker.borrow_mut();
+            if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *waker = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await;
+        slot.deadline.set(None);
+        result
     }
 
     /// One `read` into the shared buffer, fed to `parser`: `Some(Some(_))`

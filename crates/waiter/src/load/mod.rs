@@ -117,10 +117,12 @@ async fn load(run: &Rc<Run>, args: &LoadArgs) -> io::Result<Report> {
     for conn in streams.flatten() {
         drop(lp.spawn(run.clone().hold_idle(conn)));
     }
+    let sweep = run.start_sweep()?;
     for task in busy {
         task.await;
     }
     let elapsed = start.elapsed();
+    sweep.clear();
     let stats = std::mem::take(&mut *run.stats.borrow_mut());
     Ok(Report {
         url: args.target.to_string(),
