@@ -121,7 +121,7 @@ async fn load(run: &Rc<Run>, args: &LoadArgs) -> io::Result<Report> {
     for task in busy {
         task.await;
     }
-    let elapsed = start.elapsed();
+    let elapsed = start.elapsed().max(args.duration);
     sweep.clear();
     let stats = std::mem::take(&mut *run.stats.borrow_mut());
     Ok(Report {
@@ -131,6 +131,7 @@ async fn load(run: &Rc<Run>, args: &LoadArgs) -> io::Result<Report> {
         rate: args.rate,
         backend: lp.backend().name(),
         connect_time,
+        duration: args.duration,
         elapsed,
         stats,
     })

@@ -106,7 +106,11 @@ pub struct Report {
     pub backend: &'static str,
     /// Time to open every connection before the clock started.
     pub connect_time: Duration,
-    /// From the start of the clock until the last in-flight response ended.
+    /// The duration asked for.
+    pub duration: Duration,
+    /// From the start of the clock until the last in-flight response ended
+    /// (at least `duration`: at a fixed rate the last request is owed just
+    /// before the end, and may be answered before it).
     pub elapsed: Duration,
     /// The counts.
     pub stats: Stats,
@@ -127,7 +131,7 @@ impl Report {
     pub fn human(&self) -> String {
         let s = &self.stats;
         let mut out = String::new();
-        let _ = writeln!(out, "Running {:.2}s test @ {}", self.elapsed.as_secs_f64(), self.url);
+        let _ = writeln!(out, "Running {}s test @ {}", self.duration.as_secs_f64(), self.url);
         let _ = writeln!(
             out,
             "  1 thread ({} loop) and {} connections{}, connected in {}",
