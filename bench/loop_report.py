@@ -17,6 +17,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from plot import esc, line_chart
+
 # Each row: scenario id, what is counted, and who must be beaten by how much. A ratio is
 # (the other's median time per op) / (waiter's median time per op): above 1, waiter is faster.
 ROWS = [
@@ -184,86 +186,18 @@ COLORS = {"epoll": "#1f77b4", "poll": "#d62728", "libuv": "#2ca02c", "tokio": "#
 LABELS = {"epoll": "waiter, epoll", "poll": "waiter, poll(2)", "libuv": "libuv (epoll)"}
 
 
-def esc(s):
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def tick_svg(results, path):
     sizes = tick_sizes(results)
     if not sizes:
         return
-    width, height, left, right, top, bottom = 720, 440, 80, 170, 40, 60
-    pw, ph = width - left - right, height - top - bottom
-    series = {}
-    for impl in ("epoll", "poll", "libuv"):
-        pts = [(n, results.get((f"tick_cost/{n}", impl), [])) for n in sizes]
-        pts = [(n, v) for n, v in pts if v]
-        if pts:
-            series[impl] = pts
-    all_ns = [x for pts in series.values() for _, v in pts for x in v]
+    series = [(LABELS[impl], COLORS[impl], [(n, results.get((f"tick_cost/{n}", impl), [])) for n in sizes])
+              for impl in ("epoll", "poll", "libuv")]
     # The seed's claim names 50,000 descriptors: keep it on the axis even when it did not fit.
     wanted = 50000
-    x0, x1 = math.log10(min(sizes)) - 0.1, math.log10(max(sizes + [wanted])) + 0.1
-    y0, y1 = math.floor(math.log10(min(all_ns))), math.ceil(math.log10(max(all_ns)))
-
-    def px(n):
-        return left + (math.log10(n) - x0) / (x1 - x0) * pw
-
-    def py(ns):
-        return top + ph - (math.log10(ns) - y0) / (y1 - y0) * ph
-
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'font-family="sans-serif" font-size="12">',
-        f'<rect width="{width}" height="{height}" fill="white"/>',
-        f'<text x="{left + pw / 2}" y="22" text-anchor="middle" font-size="15">'
-        "Cost of one loop iteration: 1 active + N idle sockets</text>",
-    ]
-    for e in range(y0, y1 + 1):
-        y = py(10**e)
-        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#ddd"/>')
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{esc(axis_ns(e))}</text>')
-    for n in sizes:
-        x = px(n)
-        out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" stroke="#eee"/>')
-        out.append(f'<text x="{x:.1f}" y="{top + ph + 18}" text-anchor="middle">{n:,}</text>')
-    if wanted not in sizes:
-        x = px(wanted)
-        out.append(
-            f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" stroke="#999" stroke-dasharray="5 4"/>'
-        )
-        out.append(f'<text x="{x:.1f}" y="{top + ph + 18}" text-anchor="middle" fill="#999">{wanted:,}</text>')
-        out.append(
-            f'<text x="{x - 6:.1f}" y="{top + ph / 2}" text-anchor="middle" fill="#777" font-size="11" '
-            f'transform="rotate(-90 {x - 6:.1f} {top + ph / 2})">not measured: RLIMIT_NOFILE</text>'
-        )
-    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>')
-    out.append(
-        f'<text x="{left + pw / 2}" y="{height - 18}" text-anchor="middle">'
-        "idle descriptors registered (log scale)</text>"
-    )
-    out.append(
-        f'<text x="18" y="{top + ph / 2}" text-anchor="middle" '
-        f'transform="rotate(-90 18 {top + ph / 2})">time per iteration, median (log scale)</text>'
-    )
-    for i, (impl, pts) in enumerate(series.items()):
-        c = COLORS[impl]
-        path_d = " ".join(f"{'M' if j == 0 else 'L'}{px(n):.1f},{py(med(v)):.1f}" for j, (n, v) in enumerate(pts))
-        out.append(f'<path d="{path_d}" fill="none" stroke="{c}" stroke-width="2"/>')
-        for n, v in pts:
-            x = px(n)
-            out.append(f'<line x1="{x:.1f}" y1="{py(min(v)):.1f}" x2="{x:.1f}" y2="{py(max(v)):.1f}" stroke="{c}"/>')
-            out.append(f'<circle cx="{x:.1f}" cy="{py(med(v)):.1f}" r="3.5" fill="{c}"/>')
-        ly = top + 14 + i * 20
-        lx = left + pw + 14
-        out.append(f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 22}" y2="{ly - 4}" stroke="{c}" stroke-width="2"/>')
-        out.append(f'<text x="{lx + 28}" y="{ly}">{esc(LABELS[impl])}</text>')
-    out.append(
-        f'<text x="{left + pw + 14}" y="{top + 84}" font-size="10" fill="#555">'
-        "bars: min–max of runs</text>"
-    )
-    out.append("</svg>")
-    Path(path).write_text("\n".join(out) + "\n")
+    marks = [] if wanted in sizes else [(wanted, "not measured: RLIMIT_NOFILE")]
+    line_chart(path, "Cost of one loop iteration: 1 active + N idle sockets",
+               "idle descriptors registered (log scale)", "time per iteration, median (log scale)", series,
+               fmt_y=lambda v: axis_ns(round(math.log10(v))), marks=marks)
 
 
 def axis_ns(exp):
