@@ -270,7 +270,8 @@ def report(raw_path):
       "user+system time (from `wait4`) divided by the requests it completed: the cost of the tool itself, "
       "which caps what it can measure. *Client CPU busy* is that time over the run's length (wall time of the "
       "tool's process, connecting included): near 100% the tool, not the server, sets the pace; *server CPU busy* "
-      "is the server's user+system time (from /proc) over the same span.\n")
+      "is the server's user+system time (from /proc) over the same span, and *server CPU per request* that time over "
+      "the requests the tool completed (connection set-up included, which weighs at 10,000 connections).\n")
     w("## Machine\n")
     for key, label in (("date", "date (UTC)"), ("cpu", "CPU"), ("nproc", "cores"), ("mem", "memory"),
                        ("kernel", "kernel"), ("os", "OS"), ("waiter_rev", "waiter"), ("rustc", "rustc"),
@@ -296,8 +297,8 @@ def report(raw_path):
     w("## Side by side\n")
     w("| server | connections | wrk req/s | waiter load req/s | load/wrk | wrk p50 ms | load p50 ms | wrk p99 ms "
       "| load p99 ms | wrk client CPU µs/req | load client CPU µs/req | wrk client CPU busy | load client CPU busy "
-      "| server CPU busy under wrk / load | errors wrk / load |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "| server CPU busy under wrk / load | server CPU µs/req under wrk / load | errors wrk / load |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for conns in CONNECTIONS:
         for name in SERVERS:
             by = {t: [r for r in runs if r["server"] == name and r["connections"] == conns and r["tool"] == t]
@@ -317,24 +318,34 @@ def report(raw_path):
             cells += [f"{med([r['client_cpu_s'] / max(r['requests'], 1) * 1e6 for r in by[t]]):.2f}" for t in TOOLS]
             cells += [f"{med([r['client_cpu_s'] / r['wall_s'] * 100 for r in by[t]]):.0f}%" for t in TOOLS]
             cells.append(" / ".join(f"{med([r['server_cpu_s'] / r['wall_s'] * 100 for r in by[t]]):.0f}%" for t in TOOLS))
+            cells.append(" / ".join(
+                f"{med([r['server_cpu_s'] / max(r['requests'], 1) * 1e6 for r in by[t]]):.1f}" for t in TOOLS))
             cells.append(f"{sum(r['errors'] for r in by['wrk'])} / {sum(r['errors'] for r in by['load'])}")
             w("| " + " | ".join(cells) + " |")
     w("")
     tenk = [r for r in runs if r["connections"] == 10000 and r["tool"] == "load"]
     if tenk:
         w("## 10,000 connections from one loop\n")
-        w("| server | waiter load: connecting 10,000 took (ms) | waiter load max RSS (MiB) | wrk max RSS (MiB) |")
-        w("|---|---:|---:|---:|")
+        w("| server | waiter load: connecting 10,000 took (ms) | waiter load max RSS (MiB) | wrk max RSS (MiB) "
+          "| mean latency by Little's law, wrk / load (ms) | measured p50 / that mean, wrk / load |")
+        w("|---|---:|---:|---:|---:|---:|")
         for name in SERVERS:
             mine = [r for r in tenk if r["server"] == name]
             theirs = [r for r in runs if r["connections"] == 10000 and r["tool"] == "wrk" and r["server"] == name]
             if mine and theirs:
                 w(f"| {name} | {spread([r['connect_s'] * 1000 for r in mine], lambda x: f'{x:.0f}')} "
                   f"| {med([r['client_maxrss_kib'] for r in mine]) / 1024:.1f} "
-                  f"| {med([r['client_maxrss_kib'] for r in theirs]) / 1024:.1f} |")
+                  f"| {med([r['client_maxrss_kib'] for r in theirs]) / 1024:.1f} "
+                  f"| {med([10000 / r['rps'] * 1000 for r in theirs]):.0f} / {med([10000 / r['rps'] * 1000 for r in mine]):.0f} "
+                  f"| {med([r['p50'] / (10000 / r['rps'] * 1e6) for r in theirs]):.2f} / "
+                  f"{med([r['p50'] / (10000 / r['rps'] * 1e6) for r in mine]):.2f} |")
         w("")
         w("waiter load opens its connections before the clock starts (256 connects in flight at a time); "
-          "wrk opens them inside its measured time.\n")
+          "wrk opens them inside its measured time. With every connection always waiting on one request, the mean "
+          "latency must be connections / (requests/s) (Little's law): a p50 far below that mean means some "
+          "connections are served far more often than others (a long tail), not that the server is faster. "
+          "waiter load writes the next request as soon as a response ends, on the connection that "
+          "read it; wrk arms a writable event and writes on the next pass of its loop.\n")
     w("## Reading it\n")
     w(verdict(runs))
     with open(OUT_MD, "w") as f:
@@ -353,12 +364,16 @@ def verdict(runs):
             ratios = [p["load"]["rps"] / p["wrk"]["rps"] for p in pairs.values() if len(p) == 2 and p["wrk"]["rps"]]
             cpu = [p["load"]["client_cpu_s"] / max(p["load"]["requests"], 1) / (p["wrk"]["client_cpu_s"] / max(p["wrk"]["requests"], 1))
                    for p in pairs.values() if len(p) == 2 and p["wrk"]["requests"]]
+            server = [(p["load"]["server_cpu_s"] / max(p["load"]["requests"], 1))
+                      / (p["wrk"]["server_cpu_s"] / max(p["wrk"]["requests"], 1))
+                      for p in pairs.values() if len(p) == 2 and p["wrk"]["requests"] and p["wrk"]["server_cpu_s"]]
             if not ratios:
                 continue
             r = med(ratios)
             word = "slower than" if r < 0.95 else "faster than" if r > 1.05 else "within 5% of"
             lines.append(f"- {name}, {conns} connections: waiter load measured {r:.2f}× wrk's requests/s ({word} wrk); "
-                         f"it spent {med(cpu):.2f}× wrk's CPU per request.")
+                         f"it spent {med(cpu):.2f}× wrk's CPU per request, and the server {med(server):.2f}× "
+                         "the CPU per request it spent under wrk.")
     lines.append("\nWhen a tool's client CPU busy is near 100%, its requests/s is the tool's own ceiling, not the "
                  "server's: compare servers with such a tool only through requests per server CPU-second "
                  "(bench/results/serve.md), or give the tool more cores than the server.")

@@ -66,6 +66,14 @@ enum Failure {
     Timeout,
 }
 
+/// When connection `index` of `connections` owes its `k`-th request, from
+/// the start, at `rate` requests per second in all: request slot `k·C + i`
+/// of one evenly spaced sequence, so the connections take turns.
+fn owed_offset(rate: u64, connections: usize, index: usize, k: u64) -> Option<Duration> {
+    let slot = u128::from(k) * connections as u128 + index as u128;
+    u64::try_from(slot * 1_000_000_000 / u128::from(rate.max(1))).ok().map(Duration::from_nanos)
+}
+
 /// The longest pause between two sweeps for expired requests; a timeout
 /// fires up to this late (or a quarter of the timeout, if less).
 const SWEEP_PERIOD: Duration = Duration::from_millis(100);
@@ -161,9 +169,7 @@ impl Run {
         match self.schedule.get() {
             Schedule::AsFastAsPossible => (!self.stopped.get()).then_some(None),
             Schedule::Rate { rate, start, end } => {
-                let slot = u128::from(k) * self.connections as u128 + index as u128;
-                let nanos = u64::try_from(slot * 1_000_000_000 / u128::from(rate.max(1))).ok()?;
-                let at = start.checked_add(Duration::from_nanos(nanos))?;
+                let at = start.checked_add(owed_offset(rate, self.connections, index, k)?)?;
                 (at < end).then_some(Some(at))
             }
         }
@@ -312,5 +318,23 @@ impl Run {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_take_turns_at_a_fixed_rate() {
+        // 1,000/s over 4 connections: one request every 1 ms in all, every 4 ms on each.
+        let at = |i, k| owed_offset(1000, 4, i, k).unwrap().as_micros();
+        assert_eq!(
+            [at(0, 0), at(1, 0), at(2, 0), at(3, 0), at(0, 1), at(3, 1)],
+            [0, 1000, 2000, 3000, 4000, 7000]
+        );
+        // 3/s over 1 connection: 333.333... ms apart, without drift after a million.
+        assert_eq!(owed_offset(3, 1, 0, 3_000_000).unwrap(), Duration::from_secs(1_000_000));
+        assert_eq!(owed_offset(1, 1, 0, u64::MAX), None, "past the clock's range");
     }
 }
