@@ -452,12 +452,137 @@ def timers(raw, out_dir):
     print(f"wrote {Path(out_dir, 'timers.md')}", file=sys.stderr)
 
 
+# ---- REPORT.md ------------------------------------------------------------------------------
+def include(path, skip_title=True):
+    """A result page's lines with its headings one level deeper (code blocks left alone)."""
+    out, fence = [], False
+    for i, line in enumerate(Path(path).read_text().splitlines()):
+        if line.startswith("```"):
+            fence = not fence
+        if i == 0 and skip_title and line.startswith("# "):
+            continue
+        out.append("#" + line if line.startswith("#") and not fence else line)
+    return out
+
+
+def page_date(path):
+    m = re.search(r"date \(UTC\): (\S+)", Path(path).read_text()) if Path(path).exists() else None
+    if m:
+        return m.group(1)
+    committed = sh(f"git log -1 --format=%cd --date=iso-strict -- '{path}'")
+    return f"committed {committed}" if committed else "unknown date"
+
+
+def targets_table(path):
+    """The table under a page's first "## Targets" heading, as written by its own script."""
+    rows, inside = [], False
+    for line in Path(path).read_text().splitlines() if Path(path).exists() else []:
+        if line.startswith("## Targets"):
+            inside = True
+        elif inside and line.startswith("|"):
+            rows.append(line)
+        elif inside and rows:
+            break
+    return rows
+
+
+def report(raw, out_dir):
+    m, steps = {}, []
+    for line in open(raw):
+        tag, _, rest = line.rstrip("\n").partition(" ")
+        if tag == "META":
+            k, _, v = rest.partition(" ")
+            m[k] = v
+        elif tag == "STEP":
+            name, status, secs, cmd = rest.split(" ", 3)
+            steps.append((name, status, int(secs), cmd))
+    ran = {name: status for name, status, _, _ in steps}
+    out = Path(out_dir)
+    quick = m.get("mode") == "quick"
+    L = []
+    w = L.append
+    w("# waiter: the seeds' claims, measured (issue 4)")
+    w("")
+    w(f"Written by `bench/report.py report` at the end of `{m.get('command', 'bench/run')}`"
+      f" (**{m.get('mode', '?')} mode**). Every number below was written by a script from raw results;"
+      " none is typed by hand. Each figure is the median of at least 3 runs with [min–max]; ⚠ flags"
+      " max/min > 1.3.")
+    w("")
+    w("## Machine")
+    w("")
+    start = {k[6:]: v for k, v in m.items() if k.startswith("start_")}
+    end = {k[4:]: v for k, v in m.items() if k.startswith("end_")}
+    L.extend(machine_lines(start))
+    if end:
+        w(f"- load average at end: {end.get('load', '?')}")
+        w(f"- top CPU users at end: {end.get('top', '?')}")
+    w("- the machine is shared with other sessions (compilers, fuzzers, test suites); each page below"
+      " records the load and the other CPU use during its own runs")
+    w("")
+    w("## Steps and exact commands")
+    w("")
+    w("| step | command | status | time |")
+    w("| --- | --- | --- | ---: |")
+    for name, status, secs, cmd in steps:
+        w(f"| {name} | `{cmd}` | {status} | {secs // 60}m{secs % 60:02d}s |")
+    w("")
+    w("Every measuring step ran under `flock /tmp/waiter-bench.lock`, servers pinned to CPU 1 and load"
+      " generators to CPU 0 (`taskset`).")
+    w("")
+    w("## Targets at a glance")
+    w("")
+    for title, page in (("1–2. API scenario", "api.md"), ("3. Loop benchmarks, epoll vs poll", "loop.md"),
+                        ("4. Static files", "serve.md")):
+        rows = targets_table(out / page)
+        if rows:
+            w(f"**{title}** ([{page}]({page}), dated {page_date(out / page)})")
+            w("")
+            L.extend(rows)
+            w("")
+    sections = [
+        ("1. Thread per connection vs the loop", "threads.md", "api", None),
+        ("2. The API scenario: waiter vs Node.js vs thread per connection", "api.md", "api", None),
+        ("3. epoll vs poll(2): the cost of one loop iteration", "loop.md", "loop",
+         "The seed speaks of 50,000 descriptors; this machine's RLIMIT_NOFILE hard limit is"
+         f" {start.get('ulimit_n', '20000')} (no CAP_SYS_RESOURCE to raise it), so the largest N measured is"
+         " below 20,000 and 50,000 is marked as not measured."),
+        ("4. Static files: waiter serve vs nginx, h2o and lighttpd", "serve.md", "serve", None),
+        ("5. Timers: three sleeps, Node.js vs waiter", "timers.md", "timers", None),
+    ]
+    for title, page, step, note in sections:
+        w(f"## {title}")
+        w("")
+        path = out / page
+        if not path.exists():
+            w(f"Not measured: `{page}` is missing (step `{step}` {ran.get(step, 'not run')}).")
+            w("")
+            continue
+        if step not in ran:
+            w(f"*Not re-run by this {'quick ' if quick else ''}run: from the last run of its script,"
+              f" dated {page_date(path)} (full page: [{page}]({page})).*")
+        elif ran[step] != "ok":
+            w(f"*Step `{step}` failed in this run: the page below may be from an earlier run"
+              f" (dated {page_date(path)}).*")
+        else:
+            w(f"*Measured by this run (full page: [{page}]({page})).*")
+        w("")
+        if note:
+            w(note)
+            w("")
+        L.extend(include(path))
+        w("")
+    (out / "REPORT.md").write_text("\n".join(L) + "\n")
+    print(f"wrote {out / 'REPORT.md'}", file=sys.stderr)
+
+
 def main():
     a = sys.argv[1:]
     if a == ["meta"]:
         meta()
     elif len(a) == 3 and a[0] == "api":
         api(a[1], a[2])
+    elif len(a) == 3 and a[0] == "report":
+        report(a[1], a[2])
     elif len(a) == 3 and a[0] == "timers":
         timers(a[1], a[2])
     else:
