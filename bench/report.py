@@ -71,18 +71,19 @@ def meta():
 
 
 def read_raw(path):
-    metas, cmds, runs = {}, {}, []
+    """A raw file's lines: META key value -> metas; CMD name command and xxxCMD command -> cmds
+    (by name, or by tag); every other line -> records[tag], the rest of the line."""
+    metas, cmds, records = {}, {}, defaultdict(list)
     for line in open(path):
         tag, _, rest = line.rstrip("\n").partition(" ")
-        if tag == "META":
+        if tag in ("META", "CMD"):
             k, _, v = rest.partition(" ")
-            metas[k] = v
-        elif tag in ("CMD", "WRKCMD", "LOADCMD"):
-            cmds[tag + (" " + rest.split(" ", 1)[0] if tag == "CMD" else "")] = rest.split(" ", 1)[1] \
-                if tag == "CMD" else rest
-        elif tag == "RUN":
-            runs.append(rest.split(" "))
-    return metas, cmds, runs
+            (metas if tag == "META" else cmds)[k] = v
+        elif tag.endswith("CMD"):
+            cmds[tag] = rest
+        else:
+            records[tag].append(rest)
+    return metas, cmds, records
 
 
 def machine_lines(m, keys=None):
@@ -139,7 +140,8 @@ def noisy(xs):
 
 
 def api(raw, out_dir):
-    m, cmds, rows = read_raw(raw)
+    m, cmds, records = read_raw(raw)
+    rows = [r.split(" ") for r in records["RUN"]]
     hz = int(m.get("clk_tck", "100"))
     delay = int(m.get("delay_ms", "20")) / 1000
     runs = [parse_run(f, hz) for f in rows]
@@ -200,8 +202,8 @@ def api(raw, out_dir):
     w("## Commands")
     w("")
     for s in SERVERS:
-        if f"CMD {s}" in cmds:
-            w(f"- {s}: `{cmds[f'CMD {s}']}`")
+        if s in cmds:
+            w(f"- {s}: `{cmds[s]}`")
     w(f"- load, wrk: `{cmds.get('WRKCMD', '?')}`")
     if any(r["tool"] == "load" for r in runs):
         w(f"- load, waiter load (at some connection counts, next to wrk): `{cmds.get('LOADCMD', '?')}`")
@@ -378,23 +380,14 @@ def fmt_timeout(t):
 
 
 def timers(raw, out_dir):
-    m, cmds, totals, straces = {}, {}, defaultdict(list), {}
-    for line in open(raw):
-        tag, _, rest = line.rstrip("\n").partition(" ")
-        if tag == "META":
-            k, _, v = rest.partition(" ")
-            m[k] = v
-        elif tag == "CMD":
-            k, _, v = rest.partition(" ")
-            cmds[k] = v
-        elif tag == "STRACECMD":
-            cmds["strace"] = rest
-        elif tag == "TOTAL":
-            _, s, t = rest.split(" ")
-            totals[s].append(float(t))
-        elif tag == "STRACE":
-            s, t, f = rest.split(" ")
-            straces[s] = (float(t), strace_waits(f))
+    m, cmds, records = read_raw(raw)
+    totals, straces = defaultdict(list), {}
+    for rest in records["TOTAL"]:
+        _, s, t = rest.split(" ")
+        totals[s].append(float(t))
+    for rest in records["STRACE"]:
+        s, t, f = rest.split(" ")
+        straces[s] = (float(t), strace_waits(f))
     L = []
     w = L.append
     w("# Timers: three sleeps awaited together, Node.js vs waiter (issue 4, item 5)")
@@ -411,7 +404,7 @@ def timers(raw, out_dir):
     w("")
     w(f"- Node.js: `{cmds.get('node', '?')}`")
     w(f"- waiter: `{cmds.get('waiter', '?')}` (epoll backend)")
-    w(f"- traced: `{cmds.get('strace', '?')}`; only the main thread's waits are listed"
+    w(f"- traced: `{cmds.get('STRACECMD', '?')}`; only the main thread's waits are listed"
       " (Node's worker threads block in their own waits for the whole run)")
     w("")
     w("## Total time (wall clock, process start to exit)")
@@ -487,15 +480,11 @@ def targets_table(path):
 
 
 def report(raw, out_dir):
-    m, steps = {}, []
-    for line in open(raw):
-        tag, _, rest = line.rstrip("\n").partition(" ")
-        if tag == "META":
-            k, _, v = rest.partition(" ")
-            m[k] = v
-        elif tag == "STEP":
-            name, status, secs, cmd = rest.split(" ", 3)
-            steps.append((name, status, int(secs), cmd))
+    m, _, records = read_raw(raw)
+    steps = []
+    for rest in records["STEP"]:
+        name, status, secs, cmd = rest.split(" ", 3)
+        steps.append((name, status, int(secs), cmd))
     ran = {name: status for name, status, _, _ in steps}
     out = Path(out_dir)
     quick = m.get("mode") == "quick"
