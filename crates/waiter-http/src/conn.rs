@@ -9,7 +9,7 @@
 //!
 //! An idle keep-alive connection is kept small (a few hundred bytes in all,
 //! as nginx's): it owns no read buffer (the first read of a request goes
-//! through a stack array, so a wake-up that finds nothing costs no
+//! through the worker's scratch buffer, so a wake-up that finds nothing costs no
 //! allocation either), no timer (its timeouts are a slot in the worker's
 //! [`crate::deadline::Deadlines`]), and the large future that answers
 //! requests is boxed only while a request is in progress.
@@ -21,7 +21,7 @@
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use waiter_loop::net::TcpStream;
 
@@ -38,7 +38,7 @@ use crate::status::Status;
 
 /// Bytes a read asks for: a typical request head fits, and a pipelined
 /// batch of small ones arrives in few reads.
-const READ_CHUNK: usize = 4096;
+pub(crate) const READ_CHUNK: usize = 4096;
 
 /// After the last response, how long and how much the connection keeps
 /// reading (and discarding) before it closes, so that unread request bytes do
@@ -115,16 +115,16 @@ impl ReadBuf {
 
     /// A buffer holding the bytes of one non-blocking read: `None` at
     /// end-of-stream, `WouldBlock` when nothing is there.
-    fn first(stream: &TcpStream) -> io::Result<Option<ReadBuf>> {
+    fn first(worker: &Worker, stream: &TcpStream) -> io::Result<Option<ReadBuf>> {
         let mut buf = ReadBuf::default();
-        Ok((buf.try_fill(stream)? > 0).then_some(buf))
+        Ok((buf.try_fill(worker, stream)? > 0).then_some(buf))
     }
 
     /// One non-blocking read: `Ok(0)` at end-of-stream, `WouldBlock` when
     /// nothing is there.
-    fn try_fill(&mut self, stream: &TcpStream) -> io::Result<usize> {
+    fn try_fill(&mut self, worker: &Worker, stream: &TcpStream) -> io::Result<usize> {
         if self.data.is_empty() {
-            let mut first = [0u8; READ_CHUNK];
+            let mut first = worker.scratch();
             let n = stream.try_read(&mut first)?;
             self.data.extend_from_slice(&first[..n]);
             return Ok(n);
@@ -144,13 +144,14 @@ impl ReadBuf {
 /// Reads more of a request, until `deadline`: `Some(true)` when bytes came,
 /// `Some(false)` when the time ran out, `None` at end-of-stream.
 async fn read_more(
+    worker: &Worker,
     stream: &TcpStream,
     timer: &Deadline,
     buf: &mut ReadBuf,
     deadline: Instant,
 ) -> io::Result<Option<bool>> {
     loop {
-        match buf.try_fill(stream) {
+        match buf.try_fill(worker, stream) {
             Ok(0) => return Ok(None),
             Ok(_) => return Ok(Some(true)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -177,7 +178,7 @@ async fn run(worker: &Worker, stream: &TcpStream, peer: Option<Box<SocketAddr>>)
             if worker.shutdown.is_set() {
                 return Ok(Close::Now);
             }
-            match ReadBuf::first(stream) {
+            match ReadBuf::first(worker, stream) {
                 Ok(Some(buf)) => break buf,
                 Ok(None) => return Ok(Close::Now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -218,7 +219,8 @@ async fn requests(
     let config = &worker.config;
     let buf = &mut conn.buf;
     while !buf.pending().is_empty() {
-        let deadline = Instant::now() + config.header_timeout;
+        // The loop's cached time: no clock read per request.
+        let deadline = worker.lp.now() + config.header_timeout;
         let reading = crate::stub_status::Reading::start(&worker.stats);
         loop {
             match request::parse_with(buf.pending(), &config.limits) {
@@ -235,7 +237,7 @@ async fn requests(
                     if let Body::Length(mut left) = body {
                         while left > 0 {
                             if buf.pending().is_empty()
-                                && read_more(stream, timer, buf, deadline).await? != Some(true)
+                                && read_more(worker, stream, timer, buf, deadline).await? != Some(true)
                             {
                                 return Ok(Some(Close::Now));
                             }
@@ -246,7 +248,7 @@ async fn requests(
                     }
                     break;
                 }
-                Ok(None) => match read_more(stream, timer, buf, deadline).await? {
+                Ok(None) => match read_more(worker, stream, timer, buf, deadline).await? {
                     Some(true) => {}
                     Some(false) => {
                         simple(worker, stream, Status::REQUEST_TIMEOUT, false, false, |_| {}).await?;
@@ -275,8 +277,12 @@ async fn respond(worker: &Worker, stream: &TcpStream, head: &Head<'_>, served: u
         .await?;
         return Ok(keep_alive);
     }
-    if let Some(sent) = crate::stub_status::respond(worker, stream, head, keep_alive).await {
-        return sent.map(|()| keep_alive);
+    // Rare branches are boxed so that the common path's future (moved into
+    // its box once per request) stays small.
+    if worker.config.status.path.is_some() {
+        if let Some(sent) = Box::pin(crate::stub_status::respond(worker, stream, head, keep_alive)).await {
+            return sent.map(|()| keep_alive);
+        }
     }
     let path = match path::resolve(head.path) {
         Ok(path) => path,
@@ -289,7 +295,12 @@ async fn respond(worker: &Worker, stream: &TcpStream, head: &Head<'_>, served: u
         simple(worker, stream, Status::NOT_FOUND, keep_alive, is_head, |_| {}).await?;
         return Ok(keep_alive);
     }
-    let lookup = match worker.cache.lookup(&worker.lp, &worker.policy, &path).await {
+    let hit = worker.cache.hit(&path, worker.lp.now());
+    let lookup = match hit {
+        Some(info) => Ok(Lookup::Found(info)),
+        None => Box::pin(worker.cache.lookup(&worker.lp, &worker.policy, &path)).await,
+    };
+    let lookup = match lookup {
         Ok(lookup) => lookup,
         Err(e) => {
             eprintln!("waiter: lookup /{}: {e}", path.as_str());
@@ -298,10 +309,15 @@ async fn respond(worker: &Worker, stream: &TcpStream, head: &Head<'_>, served: u
     };
     match lookup {
         Lookup::Found(info) => {
-            let info = crate::precompressed::negotiate(worker, head, info).await;
+            let info = match worker.config.precompressed {
+                true => Box::pin(crate::precompressed::negotiate(worker, head, info)).await,
+                false => info,
+            };
             send_file(worker, stream, head, &info, keep_alive).await?
         }
-        Lookup::Listing(page) => crate::autoindex::send(worker, stream, &page, keep_alive, is_head).await?,
+        Lookup::Listing(page) => {
+            Box::pin(crate::autoindex::send(worker, stream, &page, keep_alive, is_head)).await?
+        }
         Lookup::Redirect => {
             let location = location(&path, head.path);
             simple(worker, stream, Status::MOVED_PERMANENTLY, keep_alive, is_head, |r| {
@@ -367,7 +383,7 @@ async fn send_file(
     keep_alive: bool,
 ) -> io::Result<()> {
     let config = &worker.config;
-    let now = SystemTime::now();
+    let now = worker.system_now();
     let mut response = ResponseHead::new(Status::OK);
     response.keep_alive = keep_alive;
     response.etag = Some(&info.etag);
@@ -413,22 +429,37 @@ async fn send_file(
         }
         _ => RangeDecision::Full,
     };
-    let whole = ByteRange { first: 0, last: info.len.saturating_sub(1) };
+    if let RangeDecision::Full = decision {
+        // The common case, without the range machinery's allocations.
+        response.content_length = Some(info.len);
+        let mut out = Vec::with_capacity(512);
+        worker.write_head(&response, &mut out);
+        let body = match &info.body {
+            _ if head.method == Method::Head || info.len == 0 => SendBody::Empty,
+            FileBody::Memory(bytes) => SendBody::One(bytes),
+            FileBody::Open(file) => {
+                let whole = ByteRange { first: 0, last: info.len - 1 };
+                SendBody::File { file, parts: vec![(Vec::new(), whole)], trailer: Vec::new() }
+            }
+        };
+        return send::send(&worker.lp, stream, config.send_timeout, &out, body).await;
+    }
+    // Boxed: rare, and large.
+    Box::pin(send_ranges(worker, stream, head, info, response, decision)).await
+}
+
+/// 206 or 416 for a file asked for in ranges.
+async fn send_ranges(
+    worker: &Worker,
+    stream: &TcpStream,
+    head: &Head<'_>,
+    info: &FileInfo,
+    mut response: ResponseHead<'_>,
+    decision: RangeDecision,
+) -> io::Result<()> {
+    let config = &worker.config;
     let (ranges, multipart) = match decision {
-        RangeDecision::Full => {
-            // The common case, without the range machinery's allocations.
-            response.content_length = Some(info.len);
-            let mut out = Vec::with_capacity(512);
-            worker.write_head(&response, &mut out);
-            let body = match &info.body {
-                _ if head.method == Method::Head || info.len == 0 => SendBody::Empty,
-                FileBody::Memory(bytes) => SendBody::One(bytes),
-                FileBody::Open(file) => {
-                    SendBody::File { file, parts: vec![(Vec::new(), whole)], trailer: Vec::new() }
-                }
-            };
-            return send::send(&worker.lp, stream, config.send_timeout, &out, body).await;
-        }
+        RangeDecision::Full => (vec![], None), // answered by `send_file`
         RangeDecision::Partial(ranges) if ranges.len() == 1 => {
             response.status = Status::PARTIAL_CONTENT;
             response.content_length = Some(ranges[0].len());

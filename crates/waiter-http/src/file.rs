@@ -142,6 +142,15 @@ pub(crate) struct FileCache {
 }
 
 impl FileCache {
+    /// The cached entry for `path` if it is still fresh at `now` (the loop's
+    /// time): the hot path, with no allocation and no clock read.
+    pub(crate) fn hit(&self, path: &CleanPath, now: Instant) -> Option<Rc<FileInfo>> {
+        if path.trailing_slash() {
+            return None; // keyed with its slash: left to `lookup`
+        }
+        self.fresh(path.as_str(), now)
+    }
+
     /// Looks `path` up: from the cache when fresh, else on the thread pool.
     ///
     /// # Errors
@@ -150,7 +159,7 @@ impl FileCache {
     pub(crate) async fn lookup(&self, lp: &Loop, policy: &Policy, path: &CleanPath) -> io::Result<Lookup> {
         let key =
             if path.trailing_slash() { format!("{}/", path.as_str()) } else { path.as_str().to_owned() };
-        if let Some(info) = self.fresh(&key) {
+        if let Some(info) = self.fresh(&key, lp.now()) {
             return Ok(Lookup::Found(info));
         }
         let (policy, rel, dir_form) = (policy.clone(), path.to_path_buf(), path.trailing_slash());
@@ -173,7 +182,7 @@ impl FileCache {
     ) -> io::Result<Option<Rc<FileInfo>>> {
         // NUL never survives path resolution, so no request path is this key.
         let key = format!("{}\0{}", original.name.display(), encoding.as_str());
-        if let Some(info) = self.fresh(&key) {
+        if let Some(info) = self.fresh(&key, lp.now()) {
             return Ok(Some(info));
         }
         let mut rel = original.name.clone().into_os_string();
@@ -188,10 +197,10 @@ impl FileCache {
     }
 
     /// A cached entry still inside its [`REVALIDATE`] window.
-    fn fresh(&self, key: &str) -> Option<Rc<FileInfo>> {
+    fn fresh(&self, key: &str, now: Instant) -> Option<Rc<FileInfo>> {
         let entries = self.entries.borrow();
         let (info, checked) = entries.get(key)?;
-        (Instant::now().duration_since(*checked) < REVALIDATE).then(|| info.clone())
+        (now.saturating_duration_since(*checked) < REVALIDATE).then(|| info.clone())
     }
 
     /// Turns what the pool thread found into a [`Lookup`], caching files

@@ -17,7 +17,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use waiter_loop::net::{ListenOptions, TcpListener};
 use waiter_loop::{Handle, Loop, Timer};
@@ -42,6 +42,10 @@ pub(crate) struct Worker {
     pub(crate) policy: Policy,
     pub(crate) cache: FileCache,
     date: RefCell<DateCache>,
+    /// `(loop time, wall-clock time)` read together; see [`Worker::system_now`].
+    clock: Cell<(Instant, SystemTime)>,
+    /// See [`Worker::scratch`].
+    scratch: RefCell<Box<[u8]>>,
     /// Set once the server is stopping (by [`Worker::stop`]).
     pub(crate) shutdown: Latch,
     /// The connections' timeouts, and their idle waits that stopping ends.
@@ -60,11 +64,34 @@ pub(crate) struct Worker {
 impl Worker {
     /// Appends `response`'s head with the current `Date` (formatted at most once a second).
     pub(crate) fn write_head(&self, response: &ResponseHead<'_>, out: &mut Vec<u8>) {
+        let now = self.system_now();
         let mut date = self.date.borrow_mut();
-        date.update(SystemTime::now());
+        date.update(now);
         let start = out.len();
         response.write(out, &date);
         crate::access_log::saw_head(self, response, out.len() - start);
+    }
+
+    /// The wall-clock time of the loop's current tick, derived from its
+    /// cached monotonic time: the real clock is read at most once a second,
+    /// not for every `Date` header and conditional request.
+    pub(crate) fn system_now(&self) -> SystemTime {
+        let now = self.lp.now();
+        let (at, wall) = self.clock.get();
+        match now.checked_duration_since(at) {
+            Some(since) if since < Duration::from_secs(1) => wall + since,
+            _ => {
+                let wall = SystemTime::now();
+                self.clock.set((now, wall));
+                wall
+            }
+        }
+    }
+
+    /// A scratch buffer for the first read of a request, so that the read
+    /// needs neither a zeroed stack array nor an allocation when it finds nothing.
+    pub(crate) fn scratch(&self) -> std::cell::RefMut<'_, Box<[u8]>> {
+        self.scratch.borrow_mut()
     }
 
     /// Starts stopping: the accept loop and every idle connection end.
@@ -119,6 +146,8 @@ impl Server {
             policy,
             cache: FileCache::default(),
             date: RefCell::new(DateCache::new(now)),
+            clock: Cell::new((lp.now(), now)),
+            scratch: RefCell::new(vec![0; crate::conn::READ_CHUNK].into_boxed_slice()),
             shutdown: Latch::default(),
             deadlines: Rc::default(),
             closed: Rc::default(),
