@@ -325,6 +325,21 @@ thread_local! {
     static CURRENT: RefCell<Option<Rc<Seen>>> = const { RefCell::new(None) };
 }
 
+/// Logs the answer to a request that never parsed (400, 408, 414, 431,
+/// 505), as nginx does: the request field is what arrived of the request
+/// line (`-` when nothing did).
+pub(crate) fn unparsed(worker: &Worker, peer: Option<SocketAddr>, pending: &[u8], status: Status, body: u64) {
+    let Some(log) = &worker.log else { return };
+    let line = pending.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = &line[..line.len().min(MAX_UNPARSED_LINE)];
+    let request = if line.is_empty() { b"-".to_vec() } else { line.to_vec() };
+    log.record(&Entry { peer, request, referer: None, user_agent: None }, status, body);
+}
+
+/// Bytes of an unparsed request line that [`unparsed`] logs.
+const MAX_UNPARSED_LINE: usize = 2048;
+
 /// Called by [`Worker::write_head`] with every response head it writes.
 pub(crate) fn saw_head(worker: &Worker, response: &ResponseHead<'_>, head_bytes: usize) {
     let seen = CURRENT.with(|c| c.borrow().clone());

@@ -251,19 +251,33 @@ async fn requests(
                 Ok(None) => match read_more(worker, stream, timer, buf, deadline).await? {
                     Some(true) => {}
                     Some(false) => {
-                        simple(worker, stream, Status::REQUEST_TIMEOUT, false, false, |_| {}).await?;
-                        return Ok(Some(Close::AfterResponse));
+                        return unparsed(worker, stream, buf, conn.peer, Status::REQUEST_TIMEOUT).await;
                     }
                     None => return Ok(Some(Close::Now)),
                 },
-                Err(e) => {
-                    simple(worker, stream, e.status(), false, false, |_| {}).await?;
-                    return Ok(Some(Close::AfterResponse));
-                }
+                Err(e) => return unparsed(worker, stream, buf, conn.peer, e.status()).await,
             }
         }
     }
     Ok(None)
+}
+
+/// Answers a request that never parsed with `status`, logs it, and closes.
+async fn unparsed(
+    worker: &Worker,
+    stream: &TcpStream,
+    buf: &ReadBuf,
+    peer: Option<SocketAddr>,
+    status: Status,
+) -> io::Result<Option<Close>> {
+    let sent = simple(worker, stream, status, false, false, |_| {}).await;
+    crate::access_log::unparsed(worker, peer, buf.pending(), status, simple_text(status).len() as u64);
+    sent.map(|()| Some(Close::AfterResponse))
+}
+
+/// The body of a [`simple`] response.
+fn simple_text(status: Status) -> String {
+    format!("{status}\n")
 }
 
 /// Answers one request; returns whether the connection stays open.
@@ -362,7 +376,7 @@ async fn simple<'h>(
     extra: impl FnOnce(&mut ResponseHead<'h>),
 ) -> io::Result<()> {
     static TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
-    let text = format!("{status}\n");
+    let text = simple_text(status);
     let mut response = ResponseHead::new(status);
     response.keep_alive = keep_alive;
     response.content_type = Some(&TEXT);

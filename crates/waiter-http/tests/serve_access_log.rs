@@ -99,3 +99,31 @@ fn combined_format() {
     assert_eq!(lines[1].quoted, ["-", "-"], "missing referer and agent are '-'");
     assert_eq!((lines[0].status, lines[1].status), (200, 404), "statuses");
 }
+
+/// Requests that never parse are logged too, as nginx logs them: a 400 with
+/// what arrived of its request line, a 408 for a head that never finished.
+#[test]
+fn unparsed_requests_are_logged() {
+    let log = temp_dir().join("access.log");
+    let path = log.clone();
+    let server = start(&[("a.txt", b"hello")], move |c| {
+        c.access_log = AccessLogConfig::new(LogTarget::File(path), LogFormat::Common);
+        c.header_timeout = std::time::Duration::from_millis(200);
+    });
+    let mut bad = server.connect();
+    bad.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\nbad header\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut bad, false).unwrap().status, 400, "malformed head");
+    let mut slow = server.connect();
+    slow.write_all(b"GET /a.txt HT").unwrap();
+    assert_eq!(read_response(&mut slow, false).unwrap().status, 408, "unfinished head");
+    drop((bad, slow));
+    server.stop();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Line> = text.lines().map(parse).collect();
+    assert_eq!(lines.len(), 2, "both logged: {text:?}");
+    let bad = lines.iter().find(|l| l.status == 400).unwrap_or_else(|| panic!("no 400 line: {text:?}"));
+    assert_eq!(bad.request, "GET /a.txt HTTP/1.1", "the request line that arrived");
+    assert_eq!(bad.bytes, "400 Bad Request\n".len() as u64, "body bytes");
+    let slow = lines.iter().find(|l| l.status == 408).unwrap_or_else(|| panic!("no 408 line: {text:?}"));
+    assert_eq!(slow.request, "GET /a.txt HT", "what arrived of the line");
+}
