@@ -141,8 +141,26 @@ def main():
       "`taskset -c 0 wrk -t1 -c50` on a 1 KiB file (median of 3 runs unattacked, of 2 under each attack); attackers "
       "`taskset -c 0 slowhttptest -c 1000 -r 500 -i 5` with `-H` (slowloris), `-B -s 8192` (slow body) and "
       "`-X -k 8 -n 2 -w 32 -y 64 -z 32` on a 1 MiB file (slow read); all under `flock /tmp/waiter-bench.lock`.\n")
+    cut_by = {
+        "slowloris": "--header-timeout: a head not complete in time gets 408 and is closed",
+        "slow_body": "nothing to wait for: POST is answered 405 at once; the announced body is read "
+                     "and discarded until --header-timeout, then the connection closes",
+        "slow_read": "--send-timeout: a write the client leaves no room for within it ends the connection",
+    }
+    rows = []
+    for name in ("slowloris", "slow_body", "slow_read"):
+        f = lambda m: g(f"slow_{name}", m)
+        rows.append((name, f("rps_under_attack"), f("percent_of_baseline"), f("server_cpu_percent_during_wrk"),
+                     f("attacker_cpu_percent_during_wrk"), f("peak_connected"), f("first_closed_at_s"),
+                     f("connected_at_end"), f("rss_kib_during"), cut_by[name]))
+    p(f"Unattacked: {g('slow', 'baseline_rps')} req/s (server CPU {g('slow', 'baseline_server_cpu_percent')} %), "
+      f"server RSS {g('slow', 'rss_kib_before')} KiB before the attacks, {g('slow', 'rss_kib_after')} KiB after, "
+      f"{g('slow', 'fds_after_attacks')} descriptors after. Server flags: {g('slow', 'server_flags')}.\n")
+    p(table(rows, ("attack", "req/s under attack", "% of unattacked", "server CPU %", "attacker CPU %",
+                   "attackers connected (peak)", "first attacker closed at (s)", "attackers left at end",
+                   "server RSS KiB", "cut off by")) + "\n")
     for item in ("slow", "slow_slowloris", "slow_slow_body", "slow_slow_read"):
-        p(f"### {item}\n")
+        p(f"### {item} (all figures)\n")
         p(section(figures, item) + "\n")
     p("## 7: soak\n")
     p("wrk paced by a Lua `delay()` to ~80 % of the measured peak (`wrk -t1 -c400 -d60s -s pace.lua`, one-minute "

@@ -3,7 +3,7 @@
 #
 #   reliability/run.sh           the long versions (~25 min + fuzzing): writes bench/results/reliability.md
 #   reliability/run.sh --quick   the short versions (<= 5 min; what .ci/run calls): writes
-#                                $RELIABILITY_REPORT (default target/reliability/reliability-quick.md)
+#                                $RELIABILITY_REPORT (default target/reliability-short/reliability-quick.md)
 #
 # Steps, each recording figures (item<TAB>metric<TAB>value) into $OUT/figures.tsv:
 #   1-5, 9  the reliability_* nextest tests of crates/waiter (release build) with
@@ -15,8 +15,8 @@
 #           attacker to CPU 0, under flock /tmp/waiter-bench.lock)
 #   7       soak: wrk at ~80% of the measured peak for 10 minutes (quick: 2) in one-minute
 #           segments; RSS, descriptors and p99 per segment, first minute vs last
-#   8       fuzzing (long only, unless FUZZ=0): fuzz/run.sh -runs=10000000 under nice -n 19;
-#           the report reads fuzz/work/<target>.log
+#   8       fuzzing (long only, unless FUZZ=0; first, outside the bench lock): fuzz/run.sh
+#           -runs=10000000 under nice -n 19; the report reads fuzz/work/<target>.log
 #
 # Needs root for apt-get when wrk, slowhttptest or prlimit are missing. Ports 16000-16999.
 # Environment: CARGO_TARGET_DIR (default ./target), FUZZ=0 to skip running the fuzzers.
@@ -33,11 +33,6 @@ for a in "$@"; do
 done
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 export CARGO_TARGET_DIR=$TARGET
-OUT=$TARGET/reliability
-rm -rf "$OUT"
-mkdir -p "$OUT"
-FIG=$OUT/figures.tsv
-: >"$FIG"
 LOCK=${WAITER_BENCH_LOCK:-/tmp/waiter-bench.lock}
 PORT=16080
 if [ $QUICK = 1 ]; then
@@ -47,6 +42,7 @@ else
     MODE=long; SOAK_MIN=10; ATTACK_S=60; WRK_S=10; SLOW_TIMEOUT=30
     REPORT=${RELIABILITY_REPORT:-$REPO/bench/results/reliability.md}
 fi
+OUT=$TARGET/reliability-$MODE
 fig() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$FIG"; echo "figure: $1 $2 = $3"; }
 
 # ---- packages -----------------------------------------------------------------------------
@@ -65,15 +61,32 @@ ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 echo "== building (release)"
 cargo build -q --release -p waiter
+cargo nextest run --release -p waiter --no-run -E 'binary(/^reliability_/)' >/dev/null 2>&1
 BIN=$TARGET/release/waiter
+
+# ---- 8: fuzzing (before the lock: nice 19 takes ~1.5 % of a core from anything at nice 0) ----
+if [ $QUICK = 0 ] && [ "${FUZZ:-1}" != 0 ] && [ "${RELIABILITY_LOCKED:-}" != 1 ]; then
+    echo "== fuzzing: 10M executions per target (nice -n 19)"
+    nice -n 19 fuzz/run.sh -runs=10000000 >"$TARGET/reliability-fuzz.log" 2>&1 ||
+        echo "== fuzzing FAILED: see $TARGET/reliability-fuzz.log and fuzz/artifacts/"
+fi
+
+# Everything from here on is load: run it all under the bench lock, taken once (a lock
+# taken per step would let other measurements in between, and slow down this one).
+if [ "${RELIABILITY_LOCKED:-}" != 1 ]; then
+    echo "== waiting for $LOCK"
+    RELIABILITY_LOCKED=1 exec flock "$LOCK" "$REPO/reliability/run.sh" "$@"
+fi
+rm -rf "$OUT"
+mkdir -p "$OUT"
+FIG=$OUT/figures.tsv
+: >"$FIG"
 
 # ---- 1-5, 9: the reliability tests, long or short ------------------------------------------
 echo "== reliability tests ($MODE)"
 t0=$(date +%s)
-cargo nextest run --release -p waiter --no-run -E 'binary(/^reliability_/)' >/dev/null 2>&1
 set +e
-# Under the bench lock: the long versions are load tests (floods, 100 x 100 MiB downloads).
-WAITER_RELIABILITY=$MODE WAITER_RELIABILITY_OUT=$FIG flock "$LOCK" \
+WAITER_RELIABILITY=$MODE WAITER_RELIABILITY_OUT=$FIG \
     cargo nextest run --release -p waiter --no-fail-fast --test-threads 1 --retries 0 \
     -E 'binary(/^reliability_/) & !binary(/pending/)' >"$OUT/tests.log" 2>&1
 tests_rc=$?
@@ -230,19 +243,13 @@ soak() {
     stop_server
 }
 
-echo "== 6, 7: slow clients and soak (pinned, under flock $LOCK)"
+echo "== 6, 7: slow clients and soak (pinned)"
 export -f slow_clients soak start_server stop_server rss ticks fds wrk_rate median fig
 export OUT FIG BIN ROOT PORT ATTACK_S WRK_S SOAK_MIN LOCK SLOW_TIMEOUT
 # A measurement that cannot be made is a missing figure in the report, not a failed run:
 # the exit status says whether the checks of the tests held.
-flock "$LOCK" bash -c 'set -euo pipefail; trap stop_server EXIT; slow_clients' || fig slow script_exit_code $?
-flock "$LOCK" bash -c 'set -euo pipefail; trap stop_server EXIT; soak' || fig soak script_exit_code $?
-
-# ---- 8: fuzzing ---------------------------------------------------------------------------------
-if [ $QUICK = 0 ] && [ "${FUZZ:-1}" != 0 ]; then
-    echo "== fuzzing: 10M executions per target (nice -n 19)"
-    nice -n 19 fuzz/run.sh -runs=10000000 | tee "$OUT/fuzz.log" || fig fuzz exit_code 1
-fi
+bash -c 'set -euo pipefail; trap stop_server EXIT; slow_clients' || fig slow script_exit_code $?
+bash -c 'set -euo pipefail; trap stop_server EXIT; soak' || fig soak script_exit_code $?
 
 # ---- machine, report --------------------------------------------------------------------------
 {
