@@ -262,13 +262,7 @@ impl Client {
                     }
                     Message::EmptyQueryResponse => {}
                     Message::ErrorResponse(body) => error = Some(db_error(&body)),
-                    Message::CopyInResponse(_) => {
-                        // The server waits for data we do not have: refuse, and it
-                        // answers with an error and ReadyForQuery.
-                        self.shared().push_direct(|buf| {
-                            let _ = frontend::copy_fail("use Client::copy_in for COPY FROM STDIN", buf);
-                        })?;
-                    }
+                    Message::CopyInResponse(_) => self.shared().refuse_copy_in(false)?,
                     Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone => {}
                     Message::ReadyForQuery(_) => break,
                     other => return Err(unexpected(&other)),
@@ -373,11 +367,7 @@ impl Client {
                     Message::CommandComplete(body) => affected = rows_affected(&body)?.1,
                     Message::ErrorResponse(body) => error = Some(db_error(&body)),
                     Message::ReadyForQuery(_) => break,
-                    // COPY through the extended protocol: refuse; the server
-                    // then skips to our Sync.
-                    Message::CopyInResponse(_) => self.shared().push_direct(|buf| {
-                        let _ = frontend::copy_fail("use Client::copy_in for COPY FROM STDIN", buf);
-                    })?,
+                    Message::CopyInResponse(_) => self.shared().refuse_copy_in(true)?,
                     Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone => {}
                     other => return Err(unexpected(&other)),
                 }

@@ -232,6 +232,36 @@ impl Shared {
         Ok(())
     }
 
+    /// Answers a `COPY FROM STDIN` started by `query`/`simple_query` (not
+    /// [`copy_in`](crate::Client::copy_in)): the server now waits for copy
+    /// data. With nothing queued behind the statement, `CopyFail` ends it with
+    /// an error. Requests already sent behind it would be read as copy data
+    /// (and, in the extended protocol, swallowed up to their `Sync`, leaving
+    /// them unanswered), so then the connection is closed, failing them all.
+    /// `extended`: the statement came through Bind/Execute/Sync, whose `Sync`
+    /// the server ignored in copy mode; after `CopyFail` it skips to the next
+    /// `Sync`, so one more is sent.
+    pub(crate) fn refuse_copy_in(&self, extended: bool) -> Result<(), Error> {
+        if self.queue.borrow().len() > 1 || !self.out.borrow().is_empty() {
+            let e = Error::Usage(
+                "COPY FROM STDIN ran through query/simple_query with other requests pipelined behind it; \
+                 the connection was closed (use Client::copy_in)"
+                    .into(),
+            );
+            self.close(e.clone());
+            return Err(e);
+        }
+        self.push_direct(|buf| {
+            let _ = postgres_protocol::message::frontend::copy_fail(
+                "use Client::copy_in for COPY FROM STDIN",
+                buf,
+            );
+            if extended {
+                postgres_protocol::message::frontend::sync(buf);
+            }
+        })
+    }
+
     /// Ends the hold: the held requests follow what was written so far.
     pub(crate) fn release(&self) {
         if let Some(held) = self.held.borrow_mut().take() {

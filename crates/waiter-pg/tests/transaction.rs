@@ -104,3 +104,28 @@ fn copy_errors_and_abandoned_copies_leave_the_connection_usable() {
         assert_eq!(count(&client, &t).await, 0);
     });
 }
+
+#[test]
+fn copy_from_stdin_through_query_is_refused_without_a_hang() {
+    run(async {
+        let client = connect().await;
+        let t = table("copyrefused");
+        client.batch_execute(&format!("CREATE TEMP TABLE {t} (id int)")).await.unwrap();
+        // Alone on the connection: CopyFail ends it, the connection lives on.
+        let e = client.simple_query(&format!("COPY {t} FROM STDIN")).await.unwrap_err();
+        assert_eq!(e.code(), Some("57014"), "{e}");
+        let e = client.query(&format!("COPY {t} FROM STDIN"), &[]).await.unwrap_err();
+        assert_eq!(e.code(), Some("57014"), "{e}");
+        assert_eq!(count(&client, &t).await, 0);
+        // With requests pipelined behind it, they would be read as copy data:
+        // every one fails instead of hanging.
+        let lp = waiter_loop::Loop::current().unwrap();
+        let (c1, c2) = (client.clone(), client.clone());
+        let sql = format!("COPY {t} FROM STDIN");
+        let copy = lp.spawn(async move { c1.query(&sql, &[]).await });
+        let after = lp.spawn(async move { c2.query_one("SELECT 1", &[]).await });
+        assert!(copy.await.is_err());
+        assert!(after.await.is_err());
+        assert!(client.is_closed());
+    });
+}
