@@ -13,10 +13,10 @@
 //!   `O_NONBLOCK` (a fifo swapped in meanwhile cannot block the open), then
 //!   `fstat`ed again and refused unless still a regular file;
 //! - unless symlinks may be followed, the canonical path must stay under
-//!   the root (403 otherwise). The check and the `open` are two steps: a
-//!   symlink swapped in between them by someone with write access to the
-//!   root is not caught (nginx's `disable_symlinks` has the same window
-//!   without `O_PATH` walking);
+//!   the root (403 otherwise), and the `open` itself resolves the path
+//!   beneath the root with `openat2(RESOLVE_BENEATH)`, so a symlink swapped
+//!   in between the check and the open cannot lead it outside either (on
+//!   kernels without `openat2`, before 5.6, that window stays open);
 //! - a directory is served through its `index.html`; without a trailing
 //!   slash it is a redirect to the slash form; without an index it is 403,
 //!   or its listing with `--autoindex` (read here, on the pool thread);
@@ -28,9 +28,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use waiter_loop::Loop;
@@ -54,6 +56,9 @@ const MAX_ENTRIES: usize = 4096;
 /// `O_NONBLOCK` on Linux (x86, ARM, RISC-V; not Alpha, MIPS, PA-RISC or SPARC):
 /// this crate takes no libc dependency for one constant.
 const O_NONBLOCK: i32 = 0o4000;
+
+/// `EXDEV`, what `openat2(RESOLVE_BENEATH)` says for a path leaving the root (Linux, all architectures).
+const EXDEV: i32 = 18;
 
 /// A file ready to serve, with its validators.
 #[derive(Debug)]
@@ -110,6 +115,8 @@ pub(crate) struct Policy {
     pub(crate) dotfiles: bool,
     pub(crate) autoindex: bool,
     pub(crate) precompressed: bool,
+    /// The root, open, for `openat2` beneath it (`None` if it could not be opened).
+    pub(crate) root_dir: Option<Arc<File>>,
 }
 
 impl Policy {
@@ -122,6 +129,7 @@ impl Policy {
             dotfiles: config.dotfiles,
             autoindex: config.autoindex,
             precompressed: config.precompressed,
+            root_dir: File::open(config.root()).ok().map(Arc::new),
         }
     }
 }
@@ -295,7 +303,7 @@ fn try_open(policy: &Policy, rel: &Path, dir_form: bool, probe: bool) -> io::Res
     if !meta.is_file() {
         return Ok(Opened::Error(Status::NOT_FOUND));
     }
-    let mut file = OpenOptions::new().read(true).custom_flags(O_NONBLOCK).open(&target)?;
+    let mut file = open_file(policy, &target)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Ok(Opened::Error(Status::NOT_FOUND));
@@ -323,6 +331,25 @@ fn siblings(policy: &Policy, name: &Path) -> Siblings {
         checked(policy, PathBuf::from(path)).and_then(std::fs::metadata).is_ok_and(|m| m.is_file())
     };
     Siblings { brotli: exists(Encoding::Brotli), gzip: exists(Encoding::Gzip) }
+}
+
+/// Opens `target` (checked, under the root) for reading, without blocking
+/// on a fifo. Unless symlinks may be followed, the kernel resolves it beneath
+/// the root (`openat2`): a symlink swapped in since [`checked`] looked cannot
+/// lead the open outside (403). Without `openat2` the checked path is opened.
+fn open_file(policy: &Policy, target: &Path) -> io::Result<File> {
+    if let (false, Some(root), Ok(rel)) =
+        (policy.follow_symlinks, &policy.root_dir, target.strip_prefix(&policy.root))
+    {
+        match waiter_loop::open_beneath(root.as_fd(), rel) {
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {}
+            Err(e) if e.raw_os_error() == Some(EXDEV) => {
+                return Err(io::Error::new(io::ErrorKind::PermissionDenied, "symlink leads outside the root"))
+            }
+            other => return other,
+        }
+    }
+    OpenOptions::new().read(true).custom_flags(O_NONBLOCK).open(target)
 }
 
 /// `path`, or 403 (`PermissionDenied`) when it leads outside the root

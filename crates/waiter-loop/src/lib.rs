@@ -49,7 +49,7 @@ pub use metrics::{DelaySummary, Histogram, MetricsSnapshot, SlowCallback};
 pub use poller::{Backend, Interest, Readiness};
 pub use remote::Handle;
 pub use signal::{block_signals, Signal, SignalWatch, Signals};
-pub use sys::{nofile_limit, set_nofile_limit};
+pub use sys::{nofile_limit, open_beneath, set_nofile_limit};
 pub use task::{yield_now, JoinHandle};
 pub use time::{Elapsed, Sleep, Timeout};
 pub use timer::Timer;

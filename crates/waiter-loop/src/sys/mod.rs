@@ -265,3 +265,46 @@ pub(crate) fn set_timer_slack(nanos: u64) -> io::Result<()> {
     // SAFETY: PR_SET_TIMERSLACK takes an integer, no pointers.
     cvt(unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, nanos as libc::c_ulong, 0, 0, 0) }).map(drop)
 }
+
+/// Opens `path` (relative) read-only, `CLOEXEC | NONBLOCK`, under the
+/// directory `root`, with `openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)`:
+/// the kernel resolves every component and refuses (`EXDEV`) a `..`, an
+/// absolute path or a symlink that would leave `root`, at the moment of the
+/// open, so a symlink swapped in after a check cannot escape. A static file
+/// server serves a root this way (Linux 5.6+).
+///
+/// # Errors
+///
+/// `Unsupported` when the kernel has no `openat2` (before 5.6, or a seccomp
+/// filter hides it): fall back to a checked path. `EXDEV` (kind
+/// `CrossesDevices`) for a path that leaves `root`; otherwise `openat2`'s
+/// error (`NotFound`, ...).
+pub fn open_beneath(root: BorrowedFd<'_>, path: &std::path::Path) -> io::Result<std::fs::File> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    // SAFETY: `open_how` is plain data; all-zero is a valid value of it.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK) as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+    let fd = cvt_retry(|| {
+        // SAFETY: `root` is a live descriptor, `c_path` a NUL-terminated
+        // string and `how` a live `open_how` whose size is passed with it;
+        // the kernel only reads them.
+        unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root.as_raw_fd(),
+                c_path.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        }
+    })
+    .map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOSYS) => io::Error::new(io::ErrorKind::Unsupported, "openat2 is not available"),
+        _ => e,
+    })?;
+    // SAFETY: `openat2` returned a new descriptor that nothing else owns.
+    Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }))
+}
