@@ -374,7 +374,15 @@ impl Client {
             }
             guard.finish();
             match error {
-                Some(e) => Err(e),
+                Some(e) => {
+                    // The statement is stale on the server: its result type changed
+                    // under it (0A000, "cached plan must not change result type")
+                    // or it was deallocated (26000). Prepare afresh next time.
+                    if matches!(e.code(), Some("0A000" | "26000")) {
+                        statement::forget(self.shared(), sql);
+                    }
+                    Err(e)
+                }
                 None => Ok(affected),
             }
         })

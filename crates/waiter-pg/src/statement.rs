@@ -124,6 +124,14 @@ pub(crate) async fn prepare_cached(shared: &Shared, sql: &str) -> Result<Rc<Stat
     result
 }
 
+/// Drops `sql`'s cached statement (if ready) so the next use prepares it again.
+pub(crate) fn forget(shared: &Shared, sql: &str) {
+    let mut slots = shared.statements.slots.borrow_mut();
+    if matches!(slots.get(sql), Some(Slot::Ready(_))) {
+        slots.remove(sql);
+    }
+}
+
 fn evict_one_if_full(shared: &Shared) {
     let mut slots = shared.statements.slots.borrow_mut();
     if slots.len() < CACHE_CAPACITY {

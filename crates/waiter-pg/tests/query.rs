@@ -148,3 +148,23 @@ fn a_message_over_the_size_limit_fails_the_connection() {
         assert!(client.is_closed());
     });
 }
+
+#[test]
+fn a_statement_made_stale_by_ddl_is_prepared_again() {
+    run(async {
+        let client = connect().await;
+        let t = table("stale");
+        client.batch_execute(&format!("CREATE TEMP TABLE {t} (a int)")).await.unwrap();
+        let sql = format!("SELECT * FROM {t}");
+        client.query(&sql, &[]).await.unwrap();
+        client.batch_execute(&format!("ALTER TABLE {t} ADD COLUMN b text")).await.unwrap();
+        let e = client.query(&sql, &[]).await.unwrap_err();
+        assert_eq!(e.code(), Some("0A000"), "{e}");
+        client.execute(&format!("INSERT INTO {t} VALUES (1, 'x')"), &[]).await.unwrap();
+        let row = client.query_one(&sql, &[]).await.unwrap();
+        assert_eq!(row.get::<String>("b"), "x");
+        client.batch_execute("DEALLOCATE ALL").await.unwrap();
+        assert_eq!(client.query(&sql, &[]).await.unwrap_err().code(), Some("26000"));
+        assert_eq!(client.query(&sql, &[]).await.unwrap().len(), 1);
+    });
+}
