@@ -109,7 +109,11 @@ init() {
     fi
     rm -rf "$dir"
     mkdir -p "$dir" "$sock" "$dir/holders"
-    chown "$run_as": "$dir" "$sock"
+    if [[ $(id -u) -eq 0 ]]; then
+        # Debian's package creates the user; a bare initdb install may not have.
+        id "$run_as" >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash "$run_as"
+        chown "$run_as": "$dir" "$sock"
+    fi
     chmod 700 "$dir"
     chmod 777 "$dir/holders"
     as_pg "$bin/initdb" -D "$data" -U waiter --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || {
