@@ -356,3 +356,20 @@ fn a_silent_server_times_out_and_the_run_still_ends() {
     );
     assert!(seen.requests.load(Ordering::SeqCst) as u64 >= timeouts, "each timeout was a request sent");
 }
+
+#[test]
+fn a_vanished_server_ends_a_fixed_rate_run_on_time() {
+    // It answers one request with `Connection: close` and stops listening: every reconnect is refused.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        drop(listener);
+        let response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        answer(conn, Behaviour { response, close: true, stall_at: None }, &Seen::default());
+    });
+    let report = load_at(addr, &["-c", "1", "-d", "1s", "--rate", "50"]);
+    assert_eq!(u(&report, "/requests"), 1, "{report}");
+    assert!(u(&report, "/errors/connect") >= 5, "refused reconnects counted: {report}");
+    assert!(report["duration_s"].as_f64().unwrap() < 3.0, "ended with its duration: {report}");
+}

@@ -191,6 +191,13 @@ impl Run {
             }
             let Some(conn) = stream.as_ref() else {
                 stream = self.reconnect().await;
+                // A request owed before the end is retried until it can be sent, but
+                // not past the end: a server that went away must not keep the run going.
+                if let (None, Schedule::Rate { end, .. }) = (&stream, self.schedule.get()) {
+                    if Instant::now() >= end {
+                        break;
+                    }
+                }
                 continue;
             };
             let sent = Instant::now();
