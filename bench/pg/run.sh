@@ -9,11 +9,15 @@
 #    on GET /slow (pg_sleep(0.02)) with a pool of 50, waiter-pg's api_server vs
 #    Node.js + pg.Pool; GET /users/{id} too.
 #
-# PostgreSQL is pinned to CPU 1, the client (or server under test) to CPU 0; every
-# measurement holds /tmp/waiter-bench.lock so only one helper measures at a time.
+# PostgreSQL is pinned to CPU 1, the raw client to CPU 0 (api.sh: the server under
+# test alone on CPU 1); the whole run holds /tmp/waiter-bench.lock.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
+# Hold the bench lock for the whole run (one wait, no other helper's load in between).
+if [[ -z ${WAITER_PG_BENCH_LOCKED:-} ]]; then
+    exec env WAITER_PG_BENCH_LOCKED=1 flock /tmp/waiter-bench.lock "$0" "$@"
+fi
 
 quick=false
 [[ ${1:-} == --quick ]] && quick=true
@@ -43,7 +47,7 @@ for i in $(seq "$runs"); do
     order=("${scenarios[@]}")
     if (( i % 2 == 0 )); then order=("${scenarios[1]}" "${scenarios[0]}" "${scenarios[3]}" "${scenarios[2]}"); fi
     for s in "${order[@]}"; do
-        flock /tmp/waiter-bench.lock taskset -c 0 "$bench_bin" "$queries" 64 "$s" | tee -a "$raw_dir/raw_client.txt"
+        taskset -c 0 "$bench_bin" "$queries" 64 "$s" | tee -a "$raw_dir/raw_client.txt"
     done
 done
 
