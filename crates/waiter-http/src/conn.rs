@@ -18,6 +18,7 @@
 //! [`crate::path`], [`crate::conditional`], [`crate::range`],
 //! [`crate::response`]); this file only sequences them and the I/O.
 
+use std::future::Future;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
@@ -58,25 +59,36 @@ enum Close {
 /// Serves `stream` (from `peer`, known only when the access log needs it:
 /// boxed so that idle connections stay small) until it closes; the worker's connection
 /// count is released when this returns.
-pub(crate) async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: Option<Box<SocketAddr>>) {
-    let _slot = Slot(&worker);
-    // Pipelined responses are separate writes: without NODELAY the second
-    // waits for the client's delayed ACK of the first (40 ms).
-    let _ = stream.set_nodelay(true);
-    match run(&worker, &stream, peer).await {
-        Ok(Close::Now) => {}
-        // Boxed: rare, and idle connections need not carry its state.
-        Ok(Close::AfterResponse) => Box::pin(linger(&worker, &stream)).await,
-        Err(e) => {
-            let quiet = matches!(
-                e.kind(),
-                io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::BrokenPipe
-                    | io::ErrorKind::TimedOut
-                    | io::ErrorKind::UnexpectedEof
-            );
-            if !quiet {
-                eprintln!("waiter: connection: {e}");
+// Not `async fn`: see the comment in the body.
+#[allow(clippy::manual_async_fn)]
+pub(crate) fn serve(
+    worker: Rc<Worker>,
+    stream: TcpStream,
+    peer: Option<Box<SocketAddr>>,
+) -> impl Future<Output = ()> {
+    // An `async` block, not an `async fn`: a fn's arguments would be stored
+    // twice in the future (as arguments and as moved-in locals), and this
+    // future is what every idle connection holds.
+    async move {
+        let _slot = Slot(&worker);
+        // Pipelined responses are separate writes: without NODELAY the second
+        // waits for the client's delayed ACK of the first (40 ms).
+        let _ = stream.set_nodelay(true);
+        match run(&worker, &stream, peer).await {
+            Ok(Close::Now) => {}
+            // Boxed: rare, and idle connections need not carry its state.
+            Ok(Close::AfterResponse) => Box::pin(linger(&worker, &stream)).await,
+            Err(e) => {
+                let quiet = matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::UnexpectedEof
+                );
+                if !quiet {
+                    eprintln!("waiter: connection: {e}");
+                }
             }
         }
     }
@@ -167,35 +179,43 @@ async fn read_more(
 
 /// The connection between requests: all an idle keep-alive connection's
 /// task holds is this function's small state (no buffer, no timer).
-async fn run(worker: &Worker, stream: &TcpStream, peer: Option<Box<SocketAddr>>) -> io::Result<Close> {
-    let config = &worker.config;
-    let timer = worker.deadlines.register();
-    let mut served = 0;
-    loop {
-        // Idle: wait for the first byte of the next request. The buffer is
-        // made by the read that finds bytes, so none lives across the wait.
-        let buf = loop {
-            if worker.shutdown.is_set() {
-                return Ok(Close::Now);
-            }
-            match ReadBuf::first(worker, stream) {
-                Ok(Some(buf)) => break buf,
-                Ok(None) => return Ok(Close::Now),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let limit = if served == 0 { config.header_timeout } else { config.keepalive_timeout };
-                    match timer.readable(stream, When::After(limit), true).await {
-                        Ok(ready) => ready?,
-                        Err(_) => return Ok(Close::Now),
-                    }
+#[allow(clippy::manual_async_fn)]
+fn run<'a>(
+    worker: &'a Worker,
+    stream: &'a TcpStream,
+    peer: Option<Box<SocketAddr>>,
+) -> impl Future<Output = io::Result<Close>> + 'a {
+    // An `async` block for the reason given in `serve`.
+    async move {
+        let config = &worker.config;
+        let timer = worker.deadlines.register();
+        let mut served = 0;
+        loop {
+            // Idle: wait for the first byte of the next request. The buffer is
+            // made by the read that finds bytes, so none lives across the wait.
+            let buf = loop {
+                if worker.shutdown.is_set() {
+                    return Ok(Close::Now);
                 }
-                Err(e) => return Err(e),
+                // Decided before the wait, so that nothing of the read outlives it.
+                match ReadBuf::first(worker, stream) {
+                    Ok(Some(buf)) => break buf,
+                    Ok(None) => return Ok(Close::Now),
+                    Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+                    Err(_) => {}
+                }
+                let limit = if served == 0 { config.header_timeout } else { config.keepalive_timeout };
+                match timer.readable(stream, When::After(limit), true).await {
+                    Ok(ready) => ready?,
+                    Err(_) => return Ok(Close::Now),
+                }
+            };
+            // Boxed: answering is a large future (parsing, lookup, sending) that
+            // exists only while a request is in progress, not in idle connections.
+            let conn = Conn { buf, peer: peer.as_deref().copied(), served: &mut served };
+            if let Some(close) = Box::pin(requests(worker, stream, &timer, conn)).await? {
+                return Ok(close);
             }
-        };
-        // Boxed: answering is a large future (parsing, lookup, sending) that
-        // exists only while a request is in progress, not in idle connections.
-        let conn = Conn { buf, peer: peer.as_deref().copied(), served: &mut served };
-        if let Some(close) = Box::pin(requests(worker, stream, &timer, conn)).await? {
-            return Ok(close);
         }
     }
 }
