@@ -550,8 +550,8 @@ def report(raw, out_dir):
             w(f"*Not re-run by this {'quick ' if quick else ''}run: from the last run of its script,"
               f" dated {page_date(path)} (full page: [{page}]({page})).*")
         elif ran[step] != "ok":
-            w(f"*Step `{step}` failed in this run: the page below may be from an earlier run"
-              f" (dated {page_date(path)}).*")
+            w(f"*Step `{step}` did not complete in this run (failed, or stopped while waiting for the bench"
+              f" lock): the page below is from the last run of its script, dated {page_date(path)}.*")
         else:
             w(f"*Measured by this run (full page: [{page}]({page})).*")
         w("")
