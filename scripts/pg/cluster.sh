@@ -60,14 +60,8 @@ as_pg() {
 }
 
 port_free() {
-    python3 - "$1" <<'EOF'
-import socket, sys
-s = socket.socket()
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)
-EOF
+    # Free when nothing accepts a connection there (bash's /dev/tcp: no python needed).
+    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 pick_port() {
