@@ -95,6 +95,17 @@ pub fn command() -> Command {
                 .help("Connections per worker; above it, accepting pauses"),
         )
         .arg(
+            Arg::new("small-file-limit")
+                .long("small-file-limit")
+                .value_name("BYTES")
+                .value_parser(value_parser!(u64).range(0..=16 * 1024 * 1024))
+                .default_value("16384")
+                .help(
+                    "Files up to this size are kept in memory and sent with the response head in one \
+                     writev; larger ones go out with sendfile (at most 16 MiB)",
+                ),
+        )
+        .arg(
             Arg::new("max-requests")
                 .long("max-requests")
                 .value_name("N")
@@ -304,6 +315,8 @@ pub fn serve_args(m: &ArgMatches) -> Result<ServeArgs, String> {
     config.send_timeout = secs("send-timeout");
     config.max_connections = count("max-connections");
     config.max_requests = count("max-requests");
+    config.small_file_limit =
+        m.get_one::<u64>("small-file-limit").copied().unwrap_or(config.small_file_limit);
     let target = LogTarget::parse(m.get_one::<String>("access-log").map_or("off", String::as_str));
     let format = match m.get_one::<String>("log-format").map(String::as_str) {
         Some("combined") => LogFormat::Combined,

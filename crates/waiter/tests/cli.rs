@@ -20,6 +20,7 @@ fn bad_flags_are_refused() {
         &["serve", "--workers", "zero"][..],
         &["serve", "--listen", "nowhere"],
         &["serve", "--dotfiles", "x"],
+        &["serve", "--small-file-limit", "99999999999"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_waiter")).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?} exit code");
@@ -27,9 +28,15 @@ fn bad_flags_are_refused() {
     }
     let out = Command::new(env!("CARGO_BIN_EXE_waiter")).args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in
-        ["--listen", "--workers", "--cache-control", "--dotfiles", "--follow-symlinks", "--header-timeout"]
-    {
+    for flag in [
+        "--listen",
+        "--workers",
+        "--cache-control",
+        "--dotfiles",
+        "--follow-symlinks",
+        "--header-timeout",
+        "--small-file-limit",
+    ] {
         assert!(help.contains(flag), "--help explains {flag}");
     }
 }

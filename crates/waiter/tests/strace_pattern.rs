@@ -33,7 +33,7 @@ fn hot_small_file_is_one_read_and_one_writev() {
     let root = root_with("strace", &[("s.txt", b"0123456789")]);
     let trace_file = root.with_extension("trace");
     let server =
-        spawn_traced(&root, &trace_file, "read,recvfrom,writev,sendfile,openat,fstat,newfstatat,statx");
+        spawn_traced(&root, &trace_file, "read,recvfrom,writev,sendfile,openat,fstat,newfstatat,statx", &[]);
     let mut stream = connect(server.addr);
     assert_eq!(get(&mut stream, "/s.txt?cold", 10), b"0123456789", "cold request");
     for _ in 0..3 {
@@ -69,6 +69,27 @@ fn hot_small_file_is_one_read_and_one_writev() {
         .filter(|(n, r)| !((n == "read" && *r == hot_len) || (n == "writev" && data(r))))
         .collect();
     assert!(other.is_empty(), "only one read and one writev per request: {other:?}");
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_file(&trace_file);
+}
+
+#[test]
+fn small_file_limit_moves_a_file_to_sendfile() {
+    // Below the default 16 KiB limit the 10-byte file goes out in the head's
+    // writev (test above); with `--small-file-limit 4` it is "large" and its
+    // body leaves through sendfile.
+    let root = root_with("strace-limit", &[("s.txt", b"0123456789")]);
+    let trace_file = root.with_extension("trace");
+    let server = spawn_traced(&root, &trace_file, "writev,sendfile", &["--small-file-limit", "4"]);
+    let mut stream = connect(server.addr);
+    for _ in 0..2 {
+        assert_eq!(get(&mut stream, "/s.txt", 10), b"0123456789");
+    }
+    drop(stream);
+    let trace = stop_traced(server, &trace_file);
+    let all = calls(&trace);
+    let sendfiles = all.iter().filter(|(n, r)| n == "sendfile" && r == "10").count();
+    assert_eq!(sendfiles, 2, "one 10-byte sendfile per request\n{trace}");
     let _ = std::fs::remove_dir_all(&root);
     let _ = std::fs::remove_file(&trace_file);
 }

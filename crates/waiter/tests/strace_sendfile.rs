@@ -96,6 +96,7 @@ fn hot_large_file_is_read_corked_writev_sendfile() {
         &root,
         &trace_file,
         "read,recvfrom,writev,sendfile,setsockopt,openat,open,fstat,newfstatat,statx,stat,lstat",
+        &[],
     );
     let mut stream = connect(server.addr);
     let (_, cold) = get_raw(&mut stream, "/big.bin?cold");

@@ -100,12 +100,13 @@ pub fn get(stream: &mut TcpStream, path: &str, len: usize) -> Vec<u8> {
 }
 
 /// Starts the server with one worker under `strace -f`, tracing `syscalls`
-/// (strace's `-e trace=` list) into `trace_file`.
-pub fn spawn_traced(root: &Path, trace_file: &Path, syscalls: &str) -> Running {
+/// (strace's `-e trace=` list) into `trace_file`; `extra` are more `serve` flags.
+pub fn spawn_traced(root: &Path, trace_file: &Path, syscalls: &str, extra: &[&str]) -> Running {
     let trace_path = trace_file.to_str().expect("a UTF-8 temp path");
     let filter = format!("trace={syscalls}");
     let prefix = ["strace", "-f", "-qq", "-s", "64", "-o", trace_path, "-e", &filter];
-    spawn(&prefix, root, &["--workers", "1"])
+    let args: Vec<&str> = ["--workers", "1"].iter().chain(extra).copied().collect();
+    spawn(&prefix, root, &args)
 }
 
 /// Stops a server started by [`spawn_traced`] (strace's child) with SIGTERM
