@@ -26,22 +26,14 @@ if ! command -v cargo >/dev/null; then
     echo "loop.sh: cargo missing: install Rust (https://rustup.rs)" >&2
     exit 1
 fi
+. bench/lib.sh
 missing=() # Debian packages for what is not here
 command -v cc >/dev/null || missing+=(gcc)
 [ -e /usr/include/stdio.h ] || missing+=(libc6-dev)
 [ -e /usr/include/uv.h ] || missing+=(libuv1-dev)
 command -v python3 >/dev/null || missing+=(python3)
 command -v taskset >/dev/null || missing+=(util-linux)
-if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-        echo "== installing ${missing[*]}" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y "${missing[@]}" || { apt-get update && apt-get install -y "${missing[@]}"; }
-    else
-        echo "loop.sh: missing ${missing[*]}: as root, apt-get install -y ${missing[*]}" >&2
-        exit 1
-    fi
-fi
+install_missing loop.sh "${missing[@]}"
 
 mkdir -p "$OUT" bench/results
 : >"$RAW"

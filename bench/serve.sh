@@ -44,6 +44,7 @@ SCENARIOS=(1k_c100 1k_c1000 100k_c100 10m_c100)
 declare -A PORT=([waiter]=18481 [nginx]=18482 [h2o]=18483 [lighttpd]=18484)
 
 # ---- packages -------------------------------------------------------------------------
+. bench/lib.sh
 missing=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v h2o >/dev/null || [ -x /usr/bin/h2o ] || missing+=(h2o)
@@ -52,17 +53,7 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v strace >/dev/null || missing+=(strace)
 command -v taskset >/dev/null || missing+=(util-linux)
 command -v python3 >/dev/null || missing+=(python3)
-if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-        echo "== installing ${missing[*]}" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y --no-install-recommends "${missing[@]}" ||
-            { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; }
-    else
-        echo "serve.sh: missing ${missing[*]}: as root, apt-get install -y --no-install-recommends ${missing[*]}" >&2
-        exit 1
-    fi
-fi
+install_missing serve.sh "${missing[@]}"
 export PATH=$PATH:/usr/sbin:/sbin
 # The packages start their own services (on port 80): stop and disable them, we run our own.
 for svc in nginx h2o lighttpd; do

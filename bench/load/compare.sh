@@ -15,23 +15,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+. bench/lib.sh
 missing=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v taskset >/dev/null || missing+=(util-linux)
 command -v python3 >/dev/null || missing+=(python3)
 command -v flock >/dev/null || missing+=(util-linux)
-if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-        echo "== installing ${missing[*]}" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y --no-install-recommends "${missing[@]}" ||
-            { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; }
-    else
-        echo "compare.sh: missing ${missing[*]}: as root, apt-get install -y --no-install-recommends ${missing[*]}" >&2
-        exit 1
-    fi
-fi
+install_missing compare.sh "${missing[@]}"
 export PATH=$PATH:/usr/sbin:/sbin
 if [ -e /etc/init.d/nginx ]; then
     service nginx stop >/dev/null 2>&1 || true
