@@ -77,12 +77,29 @@ if [ "${RELIABILITY_LOCKED:-}" != 1 ]; then
     echo "== waiting for $LOCK"
     RELIABILITY_LOCKED=1 exec flock "$LOCK" "$REPO/reliability/run.sh" "$@"
 fi
-rm -rf "$OUT"
-mkdir -p "$OUT"
+# RELIABILITY_STEPS (default "tests slow soak") re-measures some steps only, replacing
+# their figures in an earlier run's $OUT/figures.tsv.
+STEPS=${RELIABILITY_STEPS:-tests slow soak}
+step() { [[ " $STEPS " == *" $1 "* ]]; }
 FIG=$OUT/figures.tsv
-: >"$FIG"
+if [ -z "${RELIABILITY_STEPS:-}" ] || [ ! -f "$FIG" ]; then
+    rm -rf "$OUT"
+    mkdir -p "$OUT"
+    : >"$FIG"
+else
+    for s in $STEPS; do
+        case $s in
+        tests) sed -i -E '/^(tests|corpus|emfile|connect_close|half_open|pipelined|resets|files|shutdown)\t/d' "$FIG" ;;
+        slow) sed -i -E '/^slow/d' "$FIG" ;;
+        soak) sed -i -E '/^soak\t/d' "$FIG" ;;
+        esac
+    done
+    sed -i -E '/^machine\t/d' "$FIG"
+fi
 
 # ---- 1-5, 9: the reliability tests, long or short ------------------------------------------
+tests_rc=0
+if step tests; then
 echo "== reliability tests ($MODE)"
 t0=$(date +%s)
 set +e
@@ -99,6 +116,7 @@ grep -E '^\s+(PASS|FAIL)|Summary' "$OUT/tests.log" || true
 fig tests exit_code "$tests_rc"
 fig tests seconds $(($(date +%s) - t0))
 fig corpus entries "$(grep -cv '^#\|^$' crates/waiter/tests/reliability/bad_requests.tsv)"
+fi
 
 # ---- a pinned server over a small root, for 6 and 7 ----------------------------------------
 ROOT=$OUT/root
@@ -125,7 +143,8 @@ stop_server() {
 }
 trap 'stop_server; [ -n "${ATTACK_PID:-}" ] && kill "$ATTACK_PID" 2>/dev/null; true' EXIT
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status"; }
-ticks() { awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; } # utime + stime, 1/100 s
+# utime + stime of PID in 1/100 s; 0 once it has exited (a slow-body attack can end at once).
+ticks() { awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 fds() { ls "/proc/$SERVER_PID/fd" | wc -l; }
 # wrk FILE ARGS...: runs pinned wrk, prints requests/s; the full output goes to FILE.
 wrk_rate() {
@@ -173,7 +192,7 @@ slow_clients() {
         a0=$(ticks "$ATTACK_PID")
         for i in 1 2; do under+=("$(wrk_rate "$OUT/wrk-$name-$i.txt" -t1 -c50 -d${WRK_S}s "$url")"); done
         fig "slow_$name" server_cpu_percent_during_wrk "$(python3 -c "print(round(($(ticks "$SERVER_PID") - $c0) / ($(date +%s.%N) - $t0), 1))")"
-        fig "slow_$name" attacker_cpu_percent_during_wrk "$(python3 -c "print(round(($(ticks "$ATTACK_PID" 2>/dev/null || echo $a0) - $a0) / ($(date +%s.%N) - $t0), 1))")"
+        fig "slow_$name" attacker_cpu_percent_during_wrk "$(python3 -c "print(round((max(0, $(ticks "$ATTACK_PID") - $a0)) / ($(date +%s.%N) - $t0), 1))")"
         local r1
         r1=$(printf '%s\n' "${under[@]}" | median)
         local rss_during fds_during
@@ -248,8 +267,12 @@ export -f slow_clients soak start_server stop_server rss ticks fds wrk_rate medi
 export OUT FIG BIN ROOT PORT ATTACK_S WRK_S SOAK_MIN LOCK SLOW_TIMEOUT
 # A measurement that cannot be made is a missing figure in the report, not a failed run:
 # the exit status says whether the checks of the tests held.
-bash -c 'set -euo pipefail; trap stop_server EXIT; slow_clients' || fig slow script_exit_code $?
-bash -c 'set -euo pipefail; trap stop_server EXIT; soak' || fig soak script_exit_code $?
+if step slow; then
+    bash -c 'set -euo pipefail; trap stop_server EXIT; slow_clients' || fig slow script_exit_code $?
+fi
+if step soak; then
+    bash -c 'set -euo pipefail; trap stop_server EXIT; soak' || fig soak script_exit_code $?
+fi
 
 # ---- machine, report --------------------------------------------------------------------------
 {
