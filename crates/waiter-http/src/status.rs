@@ -27,6 +27,7 @@ macro_rules! statuses {
 
 statuses! {
     OK = 200, "OK";
+    CREATED = 201, "Created";
     NO_CONTENT = 204, "No Content";
     PARTIAL_CONTENT = 206, "Partial Content";
     MOVED_PERMANENTLY = 301, "Moved Permanently";

@@ -137,7 +137,5 @@ async fn create_user(pool: &Pool, body: &[u8]) -> Result<Response, Error> {
             &[&name, &email],
         )
         .await?;
-    // waiter-http has no named constant for 201.
-    let created = Status::new(201).expect("201 is a valid status");
-    Ok(Response::json(created, row.try_get::<String>(0)?))
+    Ok(Response::json(Status::CREATED, row.try_get::<String>(0)?))
 }
