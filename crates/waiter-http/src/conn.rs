@@ -41,12 +41,13 @@ use crate::status::Status;
 /// batch of small ones arrives in few reads.
 pub(crate) const READ_CHUNK: usize = 4096;
 
-/// After the last response, how long and how much the connection keeps
-/// reading (and discarding) before it closes, so that unread request bytes do
-/// not make the kernel answer with a reset that destroys the response in
-/// flight (nginx's `lingering_close`, whose `lingering_time` is 30 s).
+/// After the last response, how long the connection keeps reading (and
+/// discarding) before it closes, so that unread request bytes do not make the
+/// kernel answer with a reset that destroys the response in flight (nginx's
+/// `lingering_close`, whose `lingering_time` is 30 s). Like nginx, there is no
+/// byte cap: a client that pipelined far ahead still gets every answer it was
+/// sent; the time bounds what a hostile client can make us read.
 const LINGER_TIME: Duration = Duration::from_secs(2);
-const LINGER_BYTES: usize = 64 * 1024;
 
 /// How a connection ends.
 enum Close {
@@ -562,14 +563,13 @@ async fn linger(worker: &Worker, stream: &TcpStream) {
         return;
     }
     let deadline = Instant::now() + LINGER_TIME;
-    let mut drained = 0;
     // On the heap: an array here would sit in every connection's future, idle ones included.
-    let mut sink = vec![0u8; 4096];
-    while drained < LINGER_BYTES {
+    let mut sink = vec![0u8; 16 * 1024];
+    loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let Ok(read) = worker.lp.timeout(left, stream.read(&mut sink)) else { return };
         match read.await {
-            Ok(Ok(n)) if n > 0 => drained += n,
+            Ok(Ok(n)) if n > 0 => {}
             _ => return,
         }
     }

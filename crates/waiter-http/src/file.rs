@@ -223,7 +223,18 @@ impl FileCache {
             Opened::Redirect => return Lookup::Redirect,
             Opened::Listing(page) => return Lookup::Listing(page),
             Opened::Error(status) => {
-                self.entries.borrow_mut().remove(&key);
+                let mut entries = self.entries.borrow_mut();
+                if status == Status::SERVICE_UNAVAILABLE {
+                    // Out of descriptors or memory for the re-check: what the
+                    // cache holds is the best answer there is (nginx's
+                    // open_file_cache keeps serving too); the next request
+                    // re-checks again.
+                    if let Some((info, _)) = entries.get(&key) {
+                        return Lookup::Found(info.clone());
+                    }
+                } else {
+                    entries.remove(&key);
+                }
                 return Lookup::Error(status);
             }
         };

@@ -74,15 +74,18 @@ impl fmt::Display for Status {
 ///
 /// Missing (`ENOENT`), a file used as a directory (`ENOTDIR`) and names too long
 /// (`ENAMETOOLONG`) are 404; no permission (`EACCES`, `EPERM`) and a refused
-/// symlink (`ELOOP`/`EMLINK` from `O_NOFOLLOW`) are 403; anything else is a
-/// 500, which the caller logs. The only place an `io::Error` becomes a status.
+/// symlink (`ELOOP`/`EMLINK` from `O_NOFOLLOW`) are 403; running out of
+/// descriptors or memory (`EMFILE`, `ENFILE`, `ENOMEM`) is a temporary 503;
+/// anything else is a 500, which the caller logs. The only place an
+/// `io::Error` becomes a status.
 pub fn status_for_io_error(err: &io::Error) -> Status {
     // Linux errno values, named: std has no stable `ErrorKind` for these at our
-    // MSRV (1.80), and this crate takes no libc dependency for four constants.
+    // MSRV (1.80), and this crate takes no libc dependency for a few constants.
     #[cfg(target_os = "linux")]
     match err.raw_os_error() {
         Some(20 /* ENOTDIR */ | 36 /* ENAMETOOLONG */) => return Status::NOT_FOUND,
         Some(31 /* EMLINK */ | 40 /* ELOOP */) => return Status::FORBIDDEN,
+        Some(12 /* ENOMEM */ | 23 /* ENFILE */ | 24 /* EMFILE */) => return Status::SERVICE_UNAVAILABLE,
         _ => {}
     }
     match err.kind() {

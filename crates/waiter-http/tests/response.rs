@@ -137,7 +137,9 @@ fn io_errors() {
         ("ELOOP", io::Error::from_raw_os_error(40), 403),
         ("EMLINK", io::Error::from_raw_os_error(31), 403),
         ("EIO", io::Error::from_raw_os_error(5), 500),
-        ("EMFILE", io::Error::from_raw_os_error(24), 500),
+        ("EMFILE", io::Error::from_raw_os_error(24), 503),
+        ("ENFILE", io::Error::from_raw_os_error(23), 503),
+        ("ENOMEM", io::Error::from_raw_os_error(12), 503),
         ("Other", io::Error::other("x"), 500),
     ];
     for (label, err, want) in cases {
