@@ -37,26 +37,25 @@ LOCK=${WAITER_BENCH_LOCK:-/tmp/waiter-bench.lock}
 PORT=16080
 if [ $QUICK = 1 ]; then
     MODE=short; SOAK_MIN=2; ATTACK_S=25; WRK_S=5; SLOW_TIMEOUT=15
-    REPORT=${RELIABILITY_REPORT:-$OUT/reliability-quick.md}
 else
     MODE=long; SOAK_MIN=10; ATTACK_S=60; WRK_S=10; SLOW_TIMEOUT=30
-    REPORT=${RELIABILITY_REPORT:-$REPO/bench/results/reliability.md}
 fi
 OUT=$TARGET/reliability-$MODE
+if [ $QUICK = 1 ]; then
+    REPORT=${RELIABILITY_REPORT:-$OUT/reliability-quick.md}
+else
+    REPORT=${RELIABILITY_REPORT:-$REPO/bench/results/reliability.md}
+fi
 fig() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$FIG"; echo "figure: $1 $2 = $3"; }
 
 # ---- packages -----------------------------------------------------------------------------
+. bench/lib.sh
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v slowhttptest >/dev/null || missing+=(slowhttptest)
 command -v prlimit >/dev/null || missing+=(util-linux)
 command -v python3 >/dev/null || missing+=(python3)
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "== installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q --no-install-recommends "${missing[@]}" ||
-        { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; }
-fi
+install_missing reliability/run.sh "${missing[@]}"
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 echo "== building (release)"
