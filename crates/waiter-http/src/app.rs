@@ -53,8 +53,9 @@ const READ_CHUNK: usize = 4096;
 /// How long, and how many bytes, a connection closed by the server keeps
 /// draining what the client still sends, so that unread bytes do not turn the
 /// close into a reset that destroys the last response in flight.
+/// Only the time is bounded, as in nginx's `lingering_close`: a byte cap
+/// would reset a client that pipelined far ahead and destroy its answers.
 const DRAIN_TIME: Duration = Duration::from_secs(1);
-const DRAIN_BYTES: usize = 64 * 1024;
 
 /// Limits and timeouts of an [`App`].
 #[derive(Clone, Debug)]
@@ -449,9 +450,7 @@ async fn drain(conn: &mut Connection<'_>) {
         return;
     }
     let deadline = Instant::now() + DRAIN_TIME;
-    let mut drained = 0;
-    while drained < DRAIN_BYTES {
-        drained += conn.pending().len();
+    loop {
         conn.take(usize::MAX);
         if !matches!(conn.fill(deadline).await, Ok(Filled::Bytes)) {
             return;

@@ -120,3 +120,27 @@ fn expect_continue() {
     let r = read_response(&mut c, false).unwrap();
     assert_eq!((r.status, r.body.as_slice()), (200, &b"ok"[..]), "the body after 100");
 }
+
+#[test]
+fn a_client_pipelining_far_past_max_requests_gets_every_answer() {
+    // After the last answer the server drains what the client still sends;
+    // closing with requests unread would reset the connection and destroy
+    // answers already sent but not yet read (a byte cap on the drain did).
+    let addr = start(AppConfig { max_requests: 1000, ..AppConfig::default() });
+    let mut c = connect(addr);
+    let requests = b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n".repeat(10_000);
+    let mut writer = c.try_clone().unwrap();
+    let sender = std::thread::spawn(move || writer.write_all(&requests));
+    // A client that reads a little after it writes, as a real one may.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mut answered = 0;
+    while let Some(r) = read_response(&mut c, false) {
+        assert_eq!(r.status, 200, "answer {answered}");
+        answered += 1;
+        if answered == 1000 {
+            break;
+        }
+    }
+    let _ = sender.join();
+    assert_eq!(answered, 1000, "answers that arrived before the connection ended");
+}
