@@ -65,9 +65,16 @@ impl Remote {
         Ok(())
     }
 
-    /// Whether items are queued (or a ring is in flight).
+    /// Whether items are queued.
+    ///
+    /// The queue, not `notified`: a sender pushes its item, then sets
+    /// `notified`; if the loop's `take` ran in between, it took the item
+    /// already and the flag set afterwards announces nothing. Reading the flag
+    /// here made a finished loop look alive (seen as `pool_a_burst_...`
+    /// failing `assert_closed`). The wake-up that flag rang is harmless: the
+    /// eventfd stays readable and the next tick takes an empty queue.
     pub(crate) fn has_pending(&self) -> bool {
-        self.notified.load(Ordering::Acquire)
+        !self.queue.lock().unwrap_or_else(PoisonError::into_inner).is_empty()
     }
 
     /// Takes everything queued so far. Called on the loop thread.
