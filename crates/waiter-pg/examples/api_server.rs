@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use waiter_http::app::{App, AppConfig, Request, Response};
-use waiter_http::Status;
+use waiter_http::{HeaderValue, Status};
 use waiter_pg::{Error, Pool, PoolOptions};
 
 const DEFAULT_DB: &str = "postgres://waiter@127.0.0.1:15432/waiter";
@@ -112,7 +112,11 @@ async fn route(pool: &Pool, req: Request) -> Result<Response, Error> {
                 None => json_error(Status::NOT_FOUND, "no such user"),
             })
         }
-        (_, "/slow" | "/pool" | "/users") => Ok(json_error(Status::METHOD_NOT_ALLOWED, "method not allowed")),
+        (_, "/slow" | "/pool" | "/users") => {
+            // RFC 9110 §15.5.6: a 405 names the methods the resource has.
+            let allow = HeaderValue::from_static(if path == "/users" { "POST" } else { "GET" });
+            Ok(json_error(Status::METHOD_NOT_ALLOWED, "method not allowed").with_header("Allow", allow))
+        }
         _ => Ok(json_error(Status::NOT_FOUND, "no such route")),
     }
 }
