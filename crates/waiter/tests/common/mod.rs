@@ -31,6 +31,18 @@ pub struct Running {
 
 /// Starts `prefix... waiter serve root args...` and waits for its banner.
 pub fn spawn(prefix: &[&str], root: &Path, args: &[&str]) -> Running {
+    spawn_with(prefix, root, args, Stdio::piped(), &String::new)
+}
+
+/// [`spawn`] with the server's stderr going to `stderr`; `context` adds to
+/// the failure message when no banner names an address (e.g. that stderr).
+pub fn spawn_with(
+    prefix: &[&str],
+    root: &Path,
+    args: &[&str],
+    stderr: Stdio,
+    context: &dyn Fn() -> String,
+) -> Running {
     let bin = env!("CARGO_BIN_EXE_waiter");
     let mut cmd = match prefix.split_first() {
         Some((program, rest)) => {
@@ -41,16 +53,15 @@ pub fn spawn(prefix: &[&str], root: &Path, args: &[&str]) -> Running {
         None => Command::new(bin),
     };
     cmd.arg("serve").arg(root).args(["--listen", "127.0.0.1:0"]).args(args);
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start waiter");
+    let mut child = cmd.stdout(Stdio::piped()).stderr(stderr).spawn().expect("start waiter");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut banner = String::new();
     stdout.read_line(&mut banner).expect("the banner");
-    let addr = banner
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in the banner {banner:?}"));
+    let addr = banner.split("http://").nth(1).and_then(|rest| rest.split_whitespace().next());
+    let Some(addr) = addr.and_then(|a| a.parse().ok()) else {
+        let _ = child.kill();
+        panic!("no address in the banner {banner:?}: {}", context());
+    };
     Running { child, addr, banner }
 }
 

@@ -9,10 +9,13 @@
 //! file for panics.
 #![allow(dead_code)] // each test file uses a different part
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -85,30 +88,11 @@ impl Waiter {
     /// Starts `[prefix...] waiter serve ROOT --listen 127.0.0.1:0 args...`
     /// and waits for the banner that names its address.
     pub fn start(prefix: &[&str], root: &Path, args: &[&str]) -> Waiter {
-        let bin = env!("CARGO_BIN_EXE_waiter");
-        let mut cmd = match prefix.split_first() {
-            Some((program, rest)) => {
-                let mut c = Command::new(program);
-                c.args(rest).arg(bin);
-                c
-            }
-            None => Command::new(bin),
-        };
         let stderr = root.with_extension(format!("stderr-{}", scratch_id()));
         let err_file = std::fs::File::create(&stderr).unwrap();
-        cmd.arg("serve").arg(root).args(["--listen", "127.0.0.1:0"]).args(args);
-        let mut child = cmd.stdout(Stdio::piped()).stderr(err_file).spawn().expect("start waiter");
-        let mut banner = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut banner).expect("the banner");
-        let addr = banner
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| {
-                let _ = child.kill();
-                panic!("no address in the banner {banner:?}: {}", std::fs::read_to_string(&stderr).unwrap())
-            });
+        let context = || std::fs::read_to_string(&stderr).unwrap_or_default();
+        let running = common::spawn_with(prefix, root, args, err_file.into(), &context);
+        let (child, addr) = (running.child, running.addr);
         let pid = child.id();
         Waiter { child, addr, pid, stderr }
     }
