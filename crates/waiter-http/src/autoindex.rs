@@ -19,6 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use waiter_loop::net::TcpStream;
 
+use crate::calendar::Utc;
 use crate::file::Policy;
 use crate::response::{HeaderValue, ResponseHead};
 use crate::send::{self, Body};
@@ -148,20 +149,10 @@ fn human_size(bytes: u64) -> String {
 /// `("YYYY-MM-DD", "hh:mm:ss")` in UTC; times before 1970 show as the epoch.
 fn utc(time: SystemTime) -> (String, String) {
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's `civil_from_days`, for days since 1970-01-01 (no negatives here).
-    let z = days as i64 + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = Utc::from_secs(secs);
     (
-        format!("{year:04}-{month:02}-{day:02}"),
-        format!("{:02}:{:02}:{:02}", rest / 3600, rest / 60 % 60, rest % 60),
+        format!("{:04}-{:02}-{:02}", t.year, t.month, t.day),
+        format!("{:02}:{:02}:{:02}", t.hour, t.minute, t.second),
     )
 }
 

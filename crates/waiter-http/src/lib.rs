@@ -71,6 +71,7 @@
 pub mod access_log;
 pub mod app;
 pub mod autoindex;
+mod calendar;
 pub mod conditional;
 pub mod config;
 mod conn;
