@@ -13,17 +13,13 @@
 #include <time.h>
 #include <uv.h>
 
+#include "common.h"
+
 #define CALLBACKS 1000000
 
 static uv_check_t check;
 static uv_idle_t idle;
 static long left;
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 static void on_idle(uv_idle_t *h) { (void)h; }
 

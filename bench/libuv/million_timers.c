@@ -16,16 +16,12 @@
 #include <time.h>
 #include <uv.h>
 
+#include "common.h"
+
 #define TIMERS 1000000
 
 static uv_timer_t *timers;
 static long fired;
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 static void on_timer(uv_timer_t *t) {
   (void)t;

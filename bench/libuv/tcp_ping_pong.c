@@ -24,41 +24,30 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common.h"
+
 #define TRIPS 100000
 #define MSG 64
 #define BUF 4096
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static void check(int ok, const char *what) {
-  if (!ok) {
-    perror(what);
-    exit(1);
-  }
-}
 
 /* A connected pair on 127.0.0.1, non-blocking, TCP_NODELAY: fds[0] client, fds[1] server. */
 static void connected_pair(int fds[2]) {
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t len = sizeof addr;
   int lfd = socket(AF_INET, SOCK_STREAM, 0);
-  check(lfd >= 0, "socket");
-  check(bind(lfd, (struct sockaddr *)&addr, sizeof addr) == 0, "bind");
-  check(listen(lfd, 1) == 0, "listen");
-  check(getsockname(lfd, (struct sockaddr *)&addr, &len) == 0, "getsockname");
+  require(lfd >= 0, "socket");
+  require(bind(lfd, (struct sockaddr *)&addr, sizeof addr) == 0, "bind");
+  require(listen(lfd, 1) == 0, "listen");
+  require(getsockname(lfd, (struct sockaddr *)&addr, &len) == 0, "getsockname");
   fds[0] = socket(AF_INET, SOCK_STREAM, 0);
-  check(connect(fds[0], (struct sockaddr *)&addr, sizeof addr) == 0, "connect");
+  require(connect(fds[0], (struct sockaddr *)&addr, sizeof addr) == 0, "connect");
   fds[1] = accept(lfd, NULL, NULL);
-  check(fds[1] >= 0, "accept");
+  require(fds[1] >= 0, "accept");
   close(lfd);
   for (int i = 0; i < 2; i++) {
     int one = 1;
-    check(fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK) == 0, "fcntl");
-    check(setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0, "nodelay");
+    require(fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK) == 0, "fcntl");
+    require(setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0, "nodelay");
   }
 }
 
@@ -91,7 +80,7 @@ static void server_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   if (n <= 0) return;
   /* One write in flight at a time: the echo is written before the next ping is sent. */
   uv_buf_t out = uv_buf_init(buf->base, n);
-  check(uv_write(&server_req, s, &out, 1, written) == 0, "uv_write echo");
+  require(uv_write(&server_req, s, &out, 1, written) == 0, "uv_write echo");
 }
 
 static void client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
@@ -106,7 +95,7 @@ static void client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
       return;
     }
     uv_buf_t out = uv_buf_init(ping, MSG);
-    check(uv_write(&client_req, s, &out, 1, written) == 0, "uv_write ping");
+    require(uv_write(&client_req, s, &out, 1, written) == 0, "uv_write ping");
   }
 }
 
@@ -117,8 +106,8 @@ static double streams(void) {
   uv_loop_init(&loop);
   uv_tcp_init(&loop, &client);
   uv_tcp_init(&loop, &server);
-  check(uv_tcp_open(&client, fds[0]) == 0, "uv_tcp_open");
-  check(uv_tcp_open(&server, fds[1]) == 0, "uv_tcp_open");
+  require(uv_tcp_open(&client, fds[0]) == 0, "uv_tcp_open");
+  require(uv_tcp_open(&server, fds[1]) == 0, "uv_tcp_open");
   trips = 0, pending = 0;
   double t0 = now_ns();
   uv_read_start((uv_stream_t *)&server, alloc_server, server_read);
@@ -154,7 +143,7 @@ static void drain(int fd, char *buf, void (*got)(char *, ssize_t)) {
   }
 }
 
-static void echo(char *buf, ssize_t n) { check(write(server_fd, buf, n) == n, "echo"); }
+static void echo(char *buf, ssize_t n) { require(write(server_fd, buf, n) == n, "echo"); }
 
 static void count(char *buf, ssize_t n) {
   (void)buf;
@@ -176,7 +165,7 @@ static void on_client(uv_poll_t *h, int status, int events) {
       uv_poll_stop(&server_poll);
       return;
     }
-    check(write(client_fd, ping, MSG) == MSG, "ping");
+    require(write(client_fd, ping, MSG) == MSG, "ping");
   }
 }
 
@@ -192,7 +181,7 @@ static double polls(void) {
   double t0 = now_ns();
   uv_poll_start(&server_poll, UV_READABLE, on_server);
   uv_poll_start(&client_poll, UV_READABLE, on_client);
-  check(write(client_fd, ping, MSG) == MSG, "first ping");
+  require(write(client_fd, ping, MSG) == MSG, "first ping");
   uv_run(&loop, UV_RUN_DEFAULT);
   double t1 = now_ns();
   assert(trips == TRIPS);

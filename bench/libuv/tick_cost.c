@@ -18,25 +18,14 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common.h"
+
 static const int IDLE[] = {100, 300, 1000, 3000, 10000, 20000, 30000, 50000};
 #define SIZES (int)(sizeof IDLE / sizeof IDLE[0])
 #define SPARE_FDS 64
 #define WARMUP_TICKS 50
 #define MIN_TICKS 200
 #define TARGET_NS 2e8
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static void check(int ok, const char *what) {
-  if (!ok) {
-    perror(what);
-    exit(1);
-  }
-}
 
 static int kick_fd, active_fd;
 static long ticks, stop_at;
@@ -51,18 +40,18 @@ static void on_idle(uv_poll_t *h, int status, int events) {
 static void on_active(uv_poll_t *h, int status, int events) {
   (void)h, (void)status, (void)events;
   char buf[64];
-  check(read(active_fd, buf, sizeof buf) == 1, "read the active socket");
+  require(read(active_fd, buf, sizeof buf) == 1, "read the active socket");
   if (++ticks >= stop_at)
     uv_poll_stop(&active);
   else
-    check(write(kick_fd, "x", 1) == 1, "re-arm the active socket");
+    require(write(kick_fd, "x", 1) == 1, "re-arm the active socket");
 }
 
 static double run_ticks(uv_loop_t *loop, long n) {
   ticks = 0, stop_at = n;
   double t0 = now_ns();
   uv_poll_start(&active, UV_READABLE, on_active);
-  check(write(kick_fd, "x", 1) == 1, "kick");
+  require(write(kick_fd, "x", 1) == 1, "kick");
   /* The idle watchers keep the loop alive: run one iteration at a time until done. */
   while (ticks < stop_at) uv_run(loop, UV_RUN_ONCE);
   return now_ns() - t0;
@@ -74,14 +63,14 @@ static double tick_cost(int idle) {
   int *fds = malloc(idle * sizeof *fds);
   uv_poll_t *polls = malloc(idle * sizeof *polls);
   for (int i = 0; i < idle; i += 2) {
-    check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, &fds[i]) == 0, "socketpair");
+    require(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, &fds[i]) == 0, "socketpair");
     for (int j = i; j < i + 2; j++) {
       uv_poll_init(&loop, &polls[j], fds[j]);
       uv_poll_start(&polls[j], UV_READABLE, on_idle);
     }
   }
   int pair[2];
-  check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) == 0, "socketpair");
+  require(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) == 0, "socketpair");
   kick_fd = pair[0], active_fd = pair[1];
   uv_poll_init(&loop, &active, active_fd);
   double warm = run_ticks(&loop, WARMUP_TICKS);
@@ -101,9 +90,9 @@ static double tick_cost(int idle) {
 int main(int argc, char **argv) {
   int runs = argc > 1 ? atoi(argv[1]) : 5;
   struct rlimit lim;
-  check(getrlimit(RLIMIT_NOFILE, &lim) == 0, "getrlimit");
+  require(getrlimit(RLIMIT_NOFILE, &lim) == 0, "getrlimit");
   lim.rlim_cur = lim.rlim_max;
-  check(setrlimit(RLIMIT_NOFILE, &lim) == 0, "setrlimit");
+  require(setrlimit(RLIMIT_NOFILE, &lim) == 0, "setrlimit");
   int sizes[SIZES + 1], count = 0;
   for (int i = 0; i < SIZES; i++)
     if (IDLE[i] + SPARE_FDS <= (long)lim.rlim_cur) sizes[count++] = IDLE[i];
