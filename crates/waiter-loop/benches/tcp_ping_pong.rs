@@ -106,6 +106,36 @@ fn waiter_watch() -> Duration {
     elapsed
 }
 
+/// The echo server task and the timed ping loop, written once for both runtimes so that they
+/// run the same code: `$spawn` starts the server future, `$client`/`$server` are the runtime's
+/// streams (waiter's take `&self`, tokio's `&mut self`; both spell `read`/`write_all` alike).
+macro_rules! ping_pong {
+    ($spawn:path, $client:ident, $server:ident) => {{
+        $spawn(async move {
+            let mut buf = vec![0u8; BUF];
+            loop {
+                let n = $server.read(&mut buf).await.expect("read");
+                if n == 0 {
+                    return;
+                }
+                $server.write_all(&buf[..n]).await.expect("echo");
+            }
+        });
+        let mut buf = vec![0u8; BUF];
+        let started = Instant::now();
+        for _ in 0..TRIPS {
+            $client.write_all(&[7; MSG]).await.expect("ping");
+            let mut got = 0;
+            while got < MSG {
+                let n = $client.read(&mut buf).await.expect("pong");
+                assert!(n > 0, "server hung up");
+                got += n;
+            }
+        }
+        started.elapsed()
+    }};
+}
+
 fn waiter_streams() -> Duration {
     use waiter_loop::net::TcpStream as LoopTcp;
     let lp = Loop::new().expect("loop");
@@ -114,28 +144,8 @@ fn waiter_streams() -> Duration {
         let lp = Loop::current().expect("inside block_on");
         let client = LoopTcp::from_std(&lp, client).expect("client");
         let server = LoopTcp::from_std(&lp, server).expect("server");
-        lp.spawn(async move {
-            let mut buf = vec![0u8; BUF];
-            loop {
-                let n = server.read(&mut buf).await.expect("read");
-                if n == 0 {
-                    return;
-                }
-                server.write_all(&buf[..n]).await.expect("echo");
-            }
-        });
-        let mut buf = vec![0u8; BUF];
-        let started = Instant::now();
-        for _ in 0..TRIPS {
-            client.write_all(&[7; MSG]).await.expect("ping");
-            let mut got = 0;
-            while got < MSG {
-                let n = client.read(&mut buf).await.expect("pong");
-                assert!(n > 0, "server hung up");
-                got += n;
-            }
-        }
-        started.elapsed()
+        let spawn = |f| drop(lp.spawn(f));
+        ping_pong!(spawn, client, server)
     })
 }
 
@@ -147,28 +157,7 @@ fn tokio_streams() -> Duration {
     local.block_on(&rt, async move {
         let mut client = tokio::net::TcpStream::from_std(client).expect("client");
         let mut server = tokio::net::TcpStream::from_std(server).expect("server");
-        tokio::task::spawn_local(async move {
-            let mut buf = vec![0u8; BUF];
-            loop {
-                let n = server.read(&mut buf).await.expect("read");
-                if n == 0 {
-                    return;
-                }
-                server.write_all(&buf[..n]).await.expect("echo");
-            }
-        });
-        let mut buf = vec![0u8; BUF];
-        let started = Instant::now();
-        for _ in 0..TRIPS {
-            client.write_all(&[7; MSG]).await.expect("ping");
-            let mut got = 0;
-            while got < MSG {
-                let n = client.read(&mut buf).await.expect("pong");
-                assert!(n > 0, "server hung up");
-                got += n;
-            }
-        }
-        started.elapsed()
+        ping_pong!(tokio::task::spawn_local, client, server)
     })
 }
 
