@@ -21,7 +21,7 @@
 # Raw results go to $CARGO_TARGET_DIR/api-bench/api.raw, then bench/report.py api writes
 # bench/results/api.md, threads.md and the SVGs. Wrap the call in
 # `flock /tmp/waiter-bench.lock` on a shared machine (bench/run does).
-# Ports: 17080 (thread), 17081 (waiter), 17082 (node).
+# Ports: 18200 (thread), 18201 (waiter), 18202 (node).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
@@ -45,7 +45,7 @@ CONNS=(${BENCH_CONNS:-${CONNS[@]}})
 DUR=${BENCH_DUR:-$DUR}
 DELAY_MS=20
 SERVERS=(waiter node thread)
-declare -A PORT=([thread]=17080 [waiter]=17081 [node]=17082)
+declare -A PORT=([thread]=18200 [waiter]=18201 [node]=18202)
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 OUT=$TARGET/api-bench
 RAW=$OUT/api.raw
