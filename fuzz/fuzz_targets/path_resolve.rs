@@ -1,27 +1,14 @@
 //! `path::resolve` on any string. When it answers Ok, the clean path is
 //! relative, has no `..`, `.` or empty segment, no segment holding `/`, `\`,
 //! NUL or another control byte, and resolving its own string form again gives
-//! the same path. The string form is re-encoded first: `%`, `?` and `#` are
-//! legitimate name bytes after decoding (`/a%3Fb` is the file `a?b`), so the
-//! raw `"/" + as_str()` would be cut at the `?` or decoded a second time.
+//! the same path. The target form (`to_target`) is percent-encoded: `%`, `?`
+//! and `#` are legitimate name bytes after decoding (`/a%3Fb` is the file
+//! `a?b`), so the raw `"/" + as_str()` would be cut at the `?` or decoded a
+//! second time.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use waiter_http::path::resolve;
-
-fn encode(rel: &str) -> String {
-    let mut out = String::with_capacity(rel.len() + 1);
-    out.push('/');
-    for c in rel.chars() {
-        match c {
-            '%' => out.push_str("%25"),
-            '?' => out.push_str("%3F"),
-            '#' => out.push_str("%23"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(target) = std::str::from_utf8(data) else { return };
@@ -33,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
     assert!(clean.to_path_buf().is_relative(), "{rel:?} from {target:?}");
     if !rel.is_empty() {
         for segment in rel.split('/') {
-            assert!(!segment.is_empty() && segment != "." && segment != "..", "segment {segment:?} in {rel:?} from {target:?}");
+            assert!(
+                !segment.is_empty() && segment != "." && segment != "..",
+                "segment {segment:?} in {rel:?} from {target:?}"
+            );
             assert!(
                 !segment.bytes().any(|b| b == b'\\' || b == 0 || b < 0x20 || b == 0x7f),
                 "bad byte in segment {segment:?} from {target:?}"
@@ -45,11 +35,8 @@ fuzz_target!(|data: &[u8]| {
     let root = std::path::Path::new("/srv/root");
     assert!(clean.under(root).starts_with(root));
 
-    // Idempotent: the string form (with the trailing slash the request had) resolves to itself.
-    let mut again_target = encode(rel);
-    if clean.trailing_slash() && !rel.is_empty() {
-        again_target.push('/');
-    }
+    // Idempotent: the target form (with the trailing slash the request had) resolves to itself.
+    let again_target = clean.to_target();
     let again = resolve(&again_target);
     assert_eq!(again.as_ref(), Ok(&clean), "resolve({again_target:?}) from {target:?}");
     // Unencoded, and without a `%`/`?`/`#` in it, the plain form must agree too.

@@ -21,6 +21,7 @@ use waiter_loop::net::TcpStream;
 
 use crate::calendar::Utc;
 use crate::file::Policy;
+use crate::path::percent_encode_into;
 use crate::response::{HeaderValue, ResponseHead};
 use crate::send::{self, Body};
 use crate::server::Worker;
@@ -74,7 +75,7 @@ pub fn render(dir: &str, entries: &mut [Entry]) -> Vec<u8> {
         let shown = String::from_utf8_lossy(&entry.name);
         let slash = if entry.is_dir { "/" } else { "" };
         out.push_str("<tr><td><a href=\"");
-        percent_encode_into(&mut out, &entry.name);
+        percent_encode_into(&mut out, &entry.name, b"");
         out.push_str(slash);
         out.push_str("\">");
         escape_into(&mut out, &shown);
@@ -115,18 +116,6 @@ fn escape_into(out: &mut String, text: &str) {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             c => out.push(c),
-        }
-    }
-}
-
-/// Every byte but RFC 3986's unreserved ones as `%XX`: the result is plain
-/// ASCII with nothing HTML or URL syntax would read specially.
-fn percent_encode_into(out: &mut String, bytes: &[u8]) {
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
         }
     }
 }

@@ -114,6 +114,41 @@ impl CleanPath {
     pub fn under(&self, root: &Path) -> PathBuf {
         root.join(&self.rel)
     }
+
+    /// The origin-form request target naming this path: `/`, the segments
+    /// percent-encoded (every byte but RFC 3986's `pchar`s), and the trailing
+    /// slash if the request had one. [`resolve`] gives the same path back, so it
+    /// is what a redirect's `Location` or a link should carry.
+    ///
+    /// ```
+    /// use waiter_http::path::resolve;
+    ///
+    /// let p = resolve("/a%3Fb/c%20d/").unwrap();
+    /// assert_eq!(p.to_target(), "/a%3Fb/c%20d/");
+    /// assert_eq!(resolve(&p.to_target()), Ok(p));
+    /// ```
+    pub fn to_target(&self) -> String {
+        let mut out = String::with_capacity(self.rel.len() + 2);
+        out.push('/');
+        percent_encode_into(&mut out, self.rel.as_bytes(), b"/!$&'()*+,;=:@");
+        if self.trailing_slash && !self.rel.is_empty() {
+            out.push('/');
+        }
+        out
+    }
+}
+
+/// Appends `bytes` with every byte but RFC 3986's unreserved ones and those in
+/// `keep` as `%XX`: plain ASCII, so safe in a header value or an HTML attribute.
+pub(crate) fn percent_encode_into(out: &mut String, bytes: &[u8], keep: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.extend(['%', HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char]);
+        }
+    }
 }
 
 /// Resolves a request target (origin-form, with any query) to a [`CleanPath`].
