@@ -11,6 +11,7 @@ use waiter_http::Config;
 
 use crate::load::target::{parse_header, Target};
 use crate::load::LoadArgs;
+use crate::privileges::User;
 
 /// Everything `waiter serve` was asked to do.
 #[derive(Debug)]
@@ -23,6 +24,8 @@ pub struct ServeArgs {
     pub workers: usize,
     /// How long in-flight responses may take to finish after SIGINT/SIGTERM.
     pub shutdown_timeout: Duration,
+    /// The user to become once the listeners are bound (`--user`).
+    pub user: Option<User>,
 }
 
 /// The clap definition of the `waiter` command.
@@ -131,6 +134,10 @@ pub fn command() -> Command {
         )
         .arg(Arg::new("status-path").long("status-path").value_name("PATH").help(
             "Serve nginx stub_status text at PATH and Prometheus metrics at PATH/metrics [default: off]",
+        ))
+        .arg(Arg::new("user").long("user").value_name("NAME").help(
+            "Started as root: bind the listeners and open the access log as root, then run as NAME \
+             (its groups, its primary group) before serving anything, as nginx's `user`",
         ))
         .arg(Arg::new("config").long("config").value_name("FILE").help(
             "TOML file with the same keys as these flags (cache_control = \"...\"); flags given here win",
@@ -296,7 +303,8 @@ pub fn load_args(m: &ArgMatches) -> Result<LoadArgs, String> {
 ///
 /// # Errors
 ///
-/// A message for a root that cannot be served or an invalid header value.
+/// A message for a root that cannot be served, an invalid header value, or a `--user` that
+/// does not exist or that this process cannot become.
 pub fn serve_args(m: &ArgMatches) -> Result<ServeArgs, String> {
     let root = m.get_one::<String>("root").map_or(".", String::as_str);
     let mut config = Config::new(root).map_err(|e| e.to_string())?;
@@ -334,10 +342,20 @@ pub fn serve_args(m: &ArgMatches) -> Result<ServeArgs, String> {
         Some(&n) => n as usize,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
+    // Looked up and checked now, so that a bad --user fails before anything is bound.
+    let user = match m.get_one::<String>("user") {
+        Some(name) => {
+            let user = User::lookup(name).map_err(|e| e.to_string())?;
+            user.check_reachable().map_err(|e| e.to_string())?;
+            Some(user)
+        }
+        None => None,
+    };
     Ok(ServeArgs {
         config,
         listen: *m.get_one::<SocketAddr>("listen").ok_or("--listen is required")?,
         workers,
         shutdown_timeout: secs("shutdown-timeout"),
+        user,
     })
 }

@@ -7,11 +7,18 @@
 //! listener, and then waits for a signal. SIGINT/SIGTERM stop the workers
 //! gracefully, bounded by `--shutdown-timeout`; SIGHUP asks every worker to
 //! reopen its access log file (at its next flush, within a second).
+//!
+//! With `--user NAME` (see [`privileges`]) the workers bind their listeners
+//! and open the access log, then wait; the main thread drops root's
+//! privileges for the whole process and only then lets them serve.
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod cli;
 mod config_file;
 mod load;
+mod privileges;
 
 use std::io;
 use std::net::SocketAddr;
@@ -78,9 +85,11 @@ fn load_main(m: &clap::ArgMatches) -> ExitCode {
     }
 }
 
-/// A running worker thread: how to stop it.
+/// A running worker thread: how to stop it, and how to let it serve.
 struct WorkerThread {
     stopper: Stopper,
+    /// Sending on it (or dropping it) ends the worker's wait between binding and serving.
+    go: mpsc::Sender<()>,
 }
 
 fn serve(args: ServeArgs) -> io::Result<ExitCode> {
@@ -94,11 +103,21 @@ fn serve(args: ServeArgs) -> io::Result<ExitCode> {
     let mut addr = args.listen;
     for n in 0..args.workers {
         // Worker 0 picks the port when asked for port 0; the rest share it.
-        let (stopper, bound) = start_worker(n, addr, &args, done_tx.clone())?;
+        let (go, go_rx) = mpsc::channel();
+        let (stopper, bound) = start_worker(n, addr, &args, done_tx.clone(), go_rx)?;
         addr = bound;
-        workers.push(WorkerThread { stopper });
+        workers.push(WorkerThread { stopper, go });
     }
     drop(done_tx);
+    // Every listener is bound and every log open: no request has been read
+    // yet, and none will be before the privileges are gone. On an error the
+    // senders are dropped and the workers end without serving.
+    if let Some(user) = &args.user {
+        user.become_user()?;
+    }
+    for worker in &workers {
+        let _ = worker.go.send(());
+    }
     println!(
         "waiter: serving {} on http://{addr} ({} worker{}, {})",
         args.config.root().display(),
@@ -140,12 +159,14 @@ fn serve(args: ServeArgs) -> io::Result<ExitCode> {
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// Starts worker `n` listening on `addr`; returns its stopper and bound address.
+/// Starts worker `n` listening on `addr`; returns its stopper and bound address. The
+/// worker serves once `go` receives (or ends when its sender is dropped).
 fn start_worker(
     n: usize,
     addr: SocketAddr,
     args: &ServeArgs,
     done: mpsc::Sender<io::Result<()>>,
+    go: mpsc::Receiver<()>,
 ) -> io::Result<(Stopper, SocketAddr)> {
     let mut config = args.config.clone();
     config.status.worker = n;
@@ -166,6 +187,10 @@ fn start_worker(
             };
             let bound = server.local_addr();
             let _ = ready_tx.send(bound.map(|a| (server.stopper(), a)));
+            if go.recv().is_err() {
+                // The main thread gave up before serving (e.g. --user failed).
+                return;
+            }
             let _ = done.send(lp.block_on(server.run()));
         })
         .map_err(|e| io::Error::new(e.kind(), format!("starting worker {n}: {e}")))?;

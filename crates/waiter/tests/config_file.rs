@@ -83,7 +83,30 @@ fn unknown_key_is_refused() {
 fn help_documents_the_new_flags() {
     let out = Command::new(env!("CARGO_BIN_EXE_waiter")).args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--access-log", "--log-format", "--status-path", "--config"] {
+    for flag in ["--access-log", "--log-format", "--status-path", "--config", "--user"] {
         assert!(help.contains(flag), "--help explains {flag}");
     }
+}
+
+#[test]
+fn user_key_drops_privileges() {
+    // Run as root (CI does): the server then runs as the file's user.
+    let root = root_with("cfg-user", &[("a.txt", b"hello")]);
+    let file = config_file("user", "user = \"nobody\"\nworkers = 1\n");
+    let mut server = spawn(&[], &root, &["--config", &file]);
+    let r = fetch(server.addr, "/a.txt");
+    assert!(r.starts_with("HTTP/1.1 200"), "served as nobody: {r}");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    let uid =
+        status.lines().find_map(|l| l.strip_prefix("Uid:")).unwrap().split_whitespace().collect::<Vec<_>>();
+    assert_eq!(uid, ["65534"; 4], "user from the file: {status}");
+    kill(server.child.id(), "TERM");
+    assert_eq!(wait_exit(&mut server.child), Some(0), "clean exit");
+
+    let file = config_file("nouser", "user = \"no-such-user-rely\"\n");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_waiter")).arg("serve").arg(&root).args(["--config", &file]).output();
+    let out = out.unwrap();
+    assert_eq!(out.status.code(), Some(1), "unknown user from the file: exit code");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such user"), "names the problem");
 }
