@@ -43,7 +43,7 @@ def num(value, default=None):
 
 def fuzz_rows(work):
     rows = []
-    for target in ("request_head", "path_resolve", "range_header"):
+    for target in ("request_head", "path_resolve", "range_header", "pg_message"):
         log = os.path.join(work, f"{target}.log")
         if not os.path.exists(log):
             rows.append((target, "not run", "", "", "", ""))
@@ -85,7 +85,11 @@ def main():
                  f"{g('emfile', 'cpu_percent_at_limit')} % CPU at the limit, {g('emfile', 'held_connections_answered')} held "
                  f"connections answered ({g('emfile', 'held_connections_answered_200')} with 200), recovery in "
                  f"{g('emfile', 'recovery_ms')} ms", tests.get("reliability_limits descriptor_exhaustion_at_rlimit_256", "?")))
-    rows.append(("3 floods", f"{g('connect_close', 'cycles_per_second')} connect/close per s for {g('connect_close', 'seconds')} s; "
+    rows.append(("3 floods", f"{g('connect_close', 'cycles_per_second')} connect/close (FIN) and "
+                 f"{g('connect_reset', 'cycles_per_second')} connect/reset per s for {g('connect_close', 'seconds')} s "
+                 "(target 20,000) "
+                 f"(server CPU {g('connect_close', 'server_cpu_percent')} % / {g('connect_reset', 'server_cpu_percent')} %, "
+                 f"client CPU {g('connect_close', 'client_cpu_percent')} % / {g('connect_reset', 'client_cpu_percent')} %); "
                  f"{g('pipelined', 'answered_in_order')} pipelined answered in order; {g('resets', 'clients_reset_mid_8MiB_response')} "
                  f"resets mid-response; fds {g('resets', 'fds_before')} → {g('resets', 'fds_after')}",
                  ", ".join(v for k, v in tests.items() if k.startswith("reliability_floods")) or "?"))
@@ -93,7 +97,9 @@ def main():
                  "bytes then close; rename/delete: old version whole", ", ".join(v for k, v in tests.items() if k.startswith("reliability_files")) or "?"))
     rows.append(("5 graceful shutdown", f"{g('shutdown', 'downloads_complete_checksum_ok')}/{g('shutdown', 'downloads')} downloads of "
                  f"{g('shutdown', 'download_mib')} MiB complete, {g('shutdown', 'idle_keepalive_clients')} idle closed, exit in "
-                 f"{g('shutdown', 'exit_seconds_after_sigterm')} s (timeout {g('shutdown', 'shutdown_timeout_seconds')} s)",
+                 f"{g('shutdown', 'exit_seconds_after_sigterm')} s (timeout {g('shutdown', 'shutdown_timeout_seconds')} s; clients "
+                 f"done reading at {g('shutdown', 'clients_done_reading_seconds_after_sigterm')} s); a stalled download with "
+                 f"--shutdown-timeout 2: exit at {g('shutdown', 'stalled_download_exit_seconds_with_timeout_2')} s",
                  tests.get("reliability_shutdown sigterm_under_load_finishes_every_download", "?")))
     slow = []
     for name in ("slowloris", "slow_body", "slow_read"):
@@ -123,6 +129,11 @@ def main():
     rows.append(("8 fuzzing", "; ".join(f"{r[0]} {r[1]} execs" for r in fuzz), ", ".join(r[5].split(" (")[0] for r in fuzz)))
     rows.append(("9 security defaults", "dotfiles 404, symlinks out 403, FIFO/devices 404, nosniff on every status, listing escaped",
                  ", ".join(v for k, v in tests.items() if k.startswith("reliability_security")) or "?"))
+    rows.append(("9 --user privilege drop", f"every thread {g('privileges', 'uid_gid_of_every_thread')} "
+                 f"({g('privileges', 'threads_checked')} threads); root-only 0600 file: {g('privileges', 'root_only_file_status')}; "
+                 f"access log opened before the drop: {g('privileges', 'access_log_opened_before_drop')}; non-root naming root: "
+                 f"{g('privileges', 'non_root_naming_root')}",
+                 ", ".join(v for k, v in tests.items() if k.startswith("reliability_privileges")) or "?"))
     p(table(rows, ("item", "figure", "verdict")) + "\n")
 
     p("## 1-5, 9: the reliability tests\n")
@@ -131,14 +142,15 @@ def main():
       "crates/waiter/tests/reliability/bad_requests.tsv).\n")
     p(section(figures, "tests") + "\n")
     for item, title in (("emfile", "2: descriptor exhaustion (prlimit --nofile=256:256)"),
-                        ("connect_close", "3: connect/close cycles"), ("half_open", "3: half-open and half-closed connections"),
+                        ("connect_close", "3: connect/close cycles (FIN)"), ("connect_reset", "3: connect/reset cycles (RST)"), ("half_open", "3: half-open and half-closed connections"),
                         ("pipelined", "3: 10,000 pipelined requests in one stream"), ("resets", "3: clients resetting mid-response"),
-                        ("files", "4: files changing while sent"), ("shutdown", "5: SIGTERM under load")):
+                        ("files", "4: files changing while sent"), ("shutdown", "5: SIGTERM under load"),
+                        ("privileges", "9: --user nobody, started as root")):
         p(f"### {title}\n")
         p(section(figures, item) + "\n")
     p("## 6: slow clients (slowhttptest, 1,000 connections each)\n")
     p("Server `taskset -c 1 waiter serve --workers 1 --header-timeout T --send-timeout T` (T: 15 s quick, 30 s long, see the table); normal clients "
-      "`taskset -c 0 wrk -t1 -c50` on a 1 KiB file (median of 3 runs unattacked, of 2 under each attack); attackers "
+      "`taskset -c 0 wrk -t1 -c50` on a 1 KiB file (median of 3 runs unattacked, of 3 under each attack); attackers "
       "`taskset -c 0 slowhttptest -c 1000 -r 500 -i 5` with `-H` (slowloris), `-B -s 8192` (slow body) and "
       "`-X -k 8 -n 2 -w 32 -y 64 -z 32` on a 1 MiB file (slow read); all under `flock /tmp/waiter-bench.lock`.\n")
     cut_by = {

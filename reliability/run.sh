@@ -18,7 +18,7 @@
 #   8       fuzzing (long only, unless FUZZ=0; first, outside the bench lock): fuzz/run.sh
 #           -runs=10000000 under nice -n 19; the report reads fuzz/work/<target>.log
 #
-# Needs root for apt-get when wrk, slowhttptest or prlimit are missing. Ports 16000-16999.
+# Needs root for apt-get when wrk, slowhttptest or prlimit are missing. Ports 18600-18799.
 # Environment: CARGO_TARGET_DIR (default ./target), FUZZ=0 to skip running the fuzzers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,7 @@ done
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 export CARGO_TARGET_DIR=$TARGET
 LOCK=${WAITER_BENCH_LOCK:-/tmp/waiter-bench.lock}
-PORT=16080
+PORT=18680
 if [ $QUICK = 1 ]; then
     MODE=short; SOAK_MIN=2; ATTACK_S=25; WRK_S=5; SLOW_TIMEOUT=15
 else
@@ -88,7 +88,7 @@ if [ -z "${RELIABILITY_STEPS:-}" ] || [ ! -f "$FIG" ]; then
 else
     for s in $STEPS; do
         case $s in
-        tests) sed -i -E '/^(tests|corpus|emfile|connect_close|half_open|pipelined|resets|files|shutdown)\t/d' "$FIG" ;;
+        tests) sed -i -E '/^(tests|corpus|emfile|connect_close|connect_reset|half_open|pipelined|resets|files|shutdown|privileges)\t/d' "$FIG" ;;
         slow) sed -i -E '/^slow/d' "$FIG" ;;
         soak) sed -i -E '/^soak\t/d' "$FIG" ;;
         esac
@@ -145,6 +145,8 @@ rss() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status"; }
 # utime + stime of PID in 1/100 s; 0 once it has exited (a slow-body attack can end at once).
 ticks() { awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 fds() { ls "/proc/$SERVER_PID/fd" | wc -l; }
+threads() { awk '/^Threads:/ {print $2}' "/proc/$SERVER_PID/status"; }
+anon() { awk '/^RssAnon:/ {print $2}' "/proc/$SERVER_PID/status"; }
 # wrk FILE ARGS...: runs pinned wrk, prints requests/s; the full output goes to FILE.
 wrk_rate() {
     local file=$1
@@ -167,6 +169,7 @@ slow_clients() {
     local r0
     r0=$(printf '%s\n' "${base[@]}" | median)
     fig slow baseline_rps "$r0"
+    fig slow baseline_rps_runs "$(printf '%s ' "${base[@]}")"
     fig slow rss_kib_before "$(rss)"
     for mode in H B X; do
         local name=${mode/H/slowloris}
@@ -189,7 +192,7 @@ slow_clients() {
         c0=$(ticks "$SERVER_PID"); t0=$(date +%s.%N)
         local a0
         a0=$(ticks "$ATTACK_PID")
-        for i in 1 2; do under+=("$(wrk_rate "$OUT/wrk-$name-$i.txt" -t1 -c50 -d${WRK_S}s "$url")"); done
+        for i in 1 2 3; do under+=("$(wrk_rate "$OUT/wrk-$name-$i.txt" -t1 -c50 -d${WRK_S}s "$url")"); done
         fig "slow_$name" server_cpu_percent_during_wrk "$(python3 -c "print(round(($(ticks "$SERVER_PID") - $c0) / ($(date +%s.%N) - $t0), 1))")"
         fig "slow_$name" attacker_cpu_percent_during_wrk "$(python3 -c "print(round((max(0, $(ticks "$ATTACK_PID") - $a0)) / ($(date +%s.%N) - $t0), 1))")"
         local r1
@@ -203,6 +206,7 @@ slow_clients() {
         fig "slow_$name" attack_ended_s_after_wrk "$((SECONDS - t_wait))"
         fig "slow_$name" attack_connections 1000
         fig "slow_$name" rps_under_attack "$r1"
+        fig "slow_$name" rps_under_attack_runs "$(printf '%s ' "${under[@]}")"
         fig "slow_$name" percent_of_baseline "$(python3 -c "print(round(100*$r1/$r0, 1))")"
         fig "slow_$name" server_fds_4s_into_attack "$peak_fds"
         fig "slow_$name" server_fds_during_wrk "$fds_during"
@@ -255,14 +259,33 @@ soak() {
         r=$(wrk_rate "$OUT/wrk-soak-$m.txt" -t1 -c$conns -d60s -s "$script" "$url")
         local p99
         p99=$(awk '$1 == "99%" {print $2}' "$OUT/wrk-soak-$m.txt")
-        fig soak "minute_$m" "rps=$r p99=$p99 rss_kib=$(rss) fds=$(fds)"
+        fig soak "minute_$m" "rps=$r p99=$p99 rss_kib=$(rss) fds=$(fds) threads=$(threads) anon_kib=$(anon)"
+        cp "/proc/$SERVER_PID/smaps" "$OUT/smaps-minute-$m"
     done
+    # Where RSS grew between the first and the last minute, mapping by mapping
+    # (a thread's stack, a malloc arena, the main heap, ...).
+    fig soak rss_growth_by_mapping "$(python3 - "$OUT/smaps-minute-1" "$OUT/smaps-minute-$SOAK_MIN" <<'PY'
+import re, sys
+def maps(path):
+    out, key = {}, None
+    for line in open(path):
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            f = line.split()
+            key = f[0] + " " + (f[5] if len(f) > 5 else "[anon]")
+        elif line.startswith("Rss:") and key:
+            out[key] = int(line.split()[1])
+    return out
+a, b = maps(sys.argv[1]), maps(sys.argv[2])
+grew = sorted(((b.get(k, 0) - a.get(k, 0), k) for k in set(a) | set(b)), reverse=True)
+print("; ".join(f"{k}: {a.get(k, 0)}->{b.get(k, 0)} KiB" for d, k in grew[:4] if d > 0) or "none")
+PY
+)"
     fig soak stderr_lines "$(wc -l <"$OUT/server.err")"
     stop_server
 }
 
 echo "== 6, 7: slow clients and soak (pinned)"
-export -f slow_clients soak start_server stop_server rss ticks fds wrk_rate median fig
+export -f slow_clients soak start_server stop_server rss ticks fds threads anon wrk_rate median fig
 export OUT FIG BIN ROOT PORT ATTACK_S WRK_S SOAK_MIN LOCK SLOW_TIMEOUT
 # A measurement that cannot be made is a missing figure in the report, not a failed run:
 # the exit status says whether the checks of the tests held.

@@ -84,6 +84,15 @@ fn sigterm_under_load_finishes_every_download() {
         let t0 = Instant::now();
         reliability::signal(pid, "TERM");
         let finished_at_signal = finished.load(Ordering::Relaxed);
+        // The exit is timed as it happens, not after the clients have read
+        // what the server left in their socket buffers: the long run's 33 s
+        // "exit" after a 30 s timeout was the clients draining up to a few
+        // MiB each of data written (and the process gone) before 30 s.
+        let server = &mut server;
+        let exited = s.spawn(move || {
+            let (code, _) = server.wait_exit(Duration::from_secs(shutdown_timeout + 5));
+            (code, t0.elapsed())
+        });
         // From 100 ms after the signal on, nobody new is served: refused
         // once the listener is closed, and never answered before that.
         std::thread::sleep(Duration::from_millis(100));
@@ -99,8 +108,9 @@ fn sigterm_under_load_finishes_every_download() {
         let refused_after = t0.elapsed();
         let in_flight = downloads - finished_at_signal;
         let results: Vec<_> = clients.into_iter().map(|c| c.join().unwrap()).collect();
-        let (code, _) = server.wait_exit(Duration::from_secs(shutdown_timeout + 5));
-        (results, (refused, refused_after, late_served, in_flight), (code, t0.elapsed()))
+        let clients_done = t0.elapsed();
+        let (code, took) = exited.join().unwrap();
+        (results, (refused, refused_after, late_served, in_flight), (code, took, clients_done))
     });
 
     let mut complete = 0;
@@ -115,9 +125,14 @@ fn sigterm_under_load_finishes_every_download() {
     record("shutdown", "download_mib", size_mib);
     record("shutdown", "downloads_complete_checksum_ok", complete);
     record("shutdown", "idle_keepalive_clients", idle);
-    let (code, took) = exit;
+    let (code, took, clients_done) = exit;
     record("shutdown", "exit_code", code.map_or("signal".into(), |c| c.to_string()));
     record("shutdown", "exit_seconds_after_sigterm", format!("{:.2}", took.as_secs_f64()));
+    record(
+        "shutdown",
+        "clients_done_reading_seconds_after_sigterm",
+        format!("{:.2}", clients_done.as_secs_f64()),
+    );
     record("shutdown", "shutdown_timeout_seconds", shutdown_timeout);
     assert_eq!(code, Some(0), "a clean exit");
     assert!(took < Duration::from_secs(shutdown_timeout), "exited within --shutdown-timeout");
@@ -135,4 +150,25 @@ fn sigterm_under_load_finishes_every_download() {
     }
     record("shutdown", "idle_clients_closed", closed);
     assert_eq!(closed, idle, "every idle keep-alive client is closed");
+}
+
+#[test]
+fn a_stalled_download_is_cut_at_the_shutdown_timeout() {
+    // A client that never reads keeps its response in flight forever: the
+    // process must still exit when --shutdown-timeout is up, with status 1.
+    let base = scratch("shutdown-stalled");
+    let _cleanup = Cleanup(base.clone());
+    let root = base.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("big.bin"), pattern(32 << 20)).unwrap();
+    let server = Waiter::start(&[], &root, &["--workers", "2", "--shutdown-timeout", "2"]);
+    let mut stalled = server.connect();
+    std::io::Write::write_all(&mut stalled, b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let head = read_response(&mut stalled, true).unwrap().expect("a response head");
+    assert_eq!(head.status, 200);
+    let (code, took) = server.stop_within(Duration::from_secs(10));
+    record("shutdown", "stalled_download_exit_seconds_with_timeout_2", format!("{:.2}", took.as_secs_f64()));
+    assert_eq!(code, Some(1), "responses still in flight at the timeout: status 1");
+    assert!(took >= Duration::from_millis(1900), "exited before the timeout: {took:?}");
+    assert!(took < Duration::from_secs(4), "the 2 s timeout overshot: {took:?}");
 }
