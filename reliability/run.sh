@@ -154,6 +154,24 @@ wrk_rate() {
     taskset -c 0 wrk --latency "$@" >"$file" 2>&1 || true
     awk '/^Requests\/sec:/ {print $2}' "$file"
 }
+# Per-CPU time split (user, system, softirq, idle %) between two /proc/stat snapshots:
+# on loopback, the kernel work of a client's reads and ACKs (and the data they
+# release) runs as softirq on the client's CPU, charged to no process.
+cpustat() { grep -E '^cpu[01] ' /proc/stat; }
+cpusplit() { # FILE_BEFORE FILE_AFTER
+    python3 - "$1" "$2" <<'PY'
+import sys
+a = {l.split()[0]: list(map(int, l.split()[1:])) for l in open(sys.argv[1])}
+b = {l.split()[0]: list(map(int, l.split()[1:])) for l in open(sys.argv[2])}
+out = []
+for cpu in sorted(a):
+    d = [y - x for x, y in zip(a[cpu], b[cpu])]
+    total = sum(d[:8]) or 1
+    pct = lambda i: round(100 * d[i] / total)
+    out.append(f"{cpu}: user {pct(0) + pct(1)} sys {pct(2)} softirq {pct(6)} irq {pct(5)} idle {pct(3)}")
+print("; ".join(out))
+PY
+}
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 # ---- 6: slow clients with slowhttptest ------------------------------------------------------
@@ -164,7 +182,10 @@ slow_clients() {
     fig slow server_flags "--header-timeout $SLOW_TIMEOUT --send-timeout $SLOW_TIMEOUT (defaults 60, 60)"
     local base=() c0 t0
     c0=$(ticks "$SERVER_PID"); t0=$(date +%s.%N)
+    cpustat >"$OUT/cpu-base-0"
     for i in 1 2 3; do base+=("$(wrk_rate "$OUT/wrk-base-$i.txt" -t1 -c50 -d${WRK_S}s "$url")"); done
+    cpustat >"$OUT/cpu-base-1"
+    fig slow baseline_cpu_split "$(cpusplit "$OUT/cpu-base-0" "$OUT/cpu-base-1")"
     fig slow baseline_server_cpu_percent "$(python3 -c "print(round(($(ticks "$SERVER_PID") - $c0) / ($(date +%s.%N) - $t0), 1))")"
     local r0
     r0=$(printf '%s\n' "${base[@]}" | median)
@@ -192,7 +213,10 @@ slow_clients() {
         c0=$(ticks "$SERVER_PID"); t0=$(date +%s.%N)
         local a0
         a0=$(ticks "$ATTACK_PID")
+        cpustat >"$OUT/cpu-$name-0"
         for i in 1 2 3; do under+=("$(wrk_rate "$OUT/wrk-$name-$i.txt" -t1 -c50 -d${WRK_S}s "$url")"); done
+        cpustat >"$OUT/cpu-$name-1"
+        fig "slow_$name" cpu_split_during_wrk "$(cpusplit "$OUT/cpu-$name-0" "$OUT/cpu-$name-1")"
         fig "slow_$name" server_cpu_percent_during_wrk "$(python3 -c "print(round(($(ticks "$SERVER_PID") - $c0) / ($(date +%s.%N) - $t0), 1))")"
         fig "slow_$name" attacker_cpu_percent_during_wrk "$(python3 -c "print(round((max(0, $(ticks "$ATTACK_PID") - $a0)) / ($(date +%s.%N) - $t0), 1))")"
         local r1
@@ -285,7 +309,7 @@ PY
 }
 
 echo "== 6, 7: slow clients and soak (pinned)"
-export -f slow_clients soak start_server stop_server rss ticks fds threads anon wrk_rate median fig
+export -f slow_clients soak start_server stop_server rss ticks fds threads anon cpustat cpusplit wrk_rate median fig
 export OUT FIG BIN ROOT PORT ATTACK_S WRK_S SOAK_MIN LOCK SLOW_TIMEOUT
 # A measurement that cannot be made is a missing figure in the report, not a failed run:
 # the exit status says whether the checks of the tests held.
