@@ -124,6 +124,8 @@ def main():
         soak_text = (f"{len(minutes)} min at {g('soak', 'delay_ms_per_request')} ms pacing (~{first[3]:.0f} req/s, peak "
                      f"{g('soak', 'peak_rps')}): p99 {first[0]:.3f} → {last[0]:.3f} ms, RSS {first[1]} → {last[1]} KiB, "
                      f"fds {first[2]} → {last[2]}")
+    if g("soak", "rss_kib_around_two_1s_stalls", None):
+        soak_text += f"; RSS KiB around two 1 s SIGSTOP stalls under the same load: {g('soak', 'rss_kib_around_two_1s_stalls')}"
     rows.append(("7 soak", soak_text, soak_verdict))
     fuzz = fuzz_rows(work)
     rows.append(("8 fuzzing", "; ".join(f"{r[0]} {r[1]} execs" for r in fuzz), ", ".join(r[5].split(" (")[0] for r in fuzz)))
@@ -176,7 +178,11 @@ def main():
         p(section(figures, item) + "\n")
     p("## 7: soak\n")
     p("wrk paced by a Lua `delay()` to ~80 % of the measured peak (`wrk -t1 -c400 -d60s -s pace.lua`, one-minute "
-      "segments), server pinned as above; RSS and descriptors read from /proc after each minute.\n")
+      "segments), server pinned as above; RSS, descriptors, threads and RssAnon read from /proc after each minute; "
+      "`rss_growth_by_mapping` compares /proc/PID/smaps after the first and the last minute. Then, under the same load, "
+      "the server is stopped twice for 1 s (SIGSTOP/SIGCONT), so that requests pile up on every connection at once: "
+      "RSS that grows at the first stall only is malloc's high-water mark (freed memory kept for reuse), RSS that grows "
+      "at each would be a leak.\n")
     p(section(figures, "soak") + "\n")
     p("## 8: fuzzing\n")
     p("`nice -n 19 fuzz/run.sh -runs=10000000` (cargo-fuzz, libFuzzer, AddressSanitizer); figures from "

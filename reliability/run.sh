@@ -304,6 +304,20 @@ grew = sorted(((b.get(k, 0) - a.get(k, 0), k) for k in set(a) | set(b)), reverse
 print("; ".join(f"{k}: {a.get(k, 0)}->{b.get(k, 0)} KiB" for d, k in grew[:4] if d > 0) or "none")
 PY
 )"
+    # Is a step in RSS a leak or a high-water mark? Under the same paced load,
+    # stop the server twice for 1 s (SIGSTOP: what a stall of the machine does):
+    # requests pile up on all 400 connections at once. A high-water mark grows
+    # at the first stall at most, a leak at each.
+    taskset -c 0 wrk -t1 -c$conns -d24s -s "$script" "$url" >"$OUT/wrk-stalls.txt" 2>&1 &
+    local wrk_pid=$! stalls=""
+    sleep 6
+    stalls="before=$(rss)"
+    for n in 1 2; do
+        kill -STOP "$SERVER_PID"; sleep 1; kill -CONT "$SERVER_PID"; sleep 6
+        stalls="$stalls after_stall_$n=$(rss)"
+    done
+    wait "$wrk_pid" || true
+    fig soak rss_kib_around_two_1s_stalls "$stalls"
     fig soak stderr_lines "$(wc -l <"$OUT/server.err")"
     stop_server
 }
