@@ -346,47 +346,63 @@ impl Client {
 
     /// Prepare (cached), Bind, Execute, Sync; `on_row` sees each row as it
     /// is read. Returns the tag's row count.
-    async fn run(&self, sql: &str, params: &[&dyn ToSql], mut on_row: impl FnMut(Row)) -> Result<u64, Error> {
+    async fn run(&self, sql: &str, params: &[&dyn ToSql], on_row: impl FnMut(Row)) -> Result<u64, Error> {
         let running = RefCell::new(None);
-        self.limited(&running, async {
-            let statement = statement::prepare_cached(self.shared(), sql).await?;
-            let response = self.shared().send(|buf| {
-                encode_bind(&statement, params, buf)?;
-                frontend::execute("", 0, buf).map_err(Error::io)?;
-                frontend::sync(buf);
-                Ok(())
-            })?;
-            *running.borrow_mut() = Some(response.clone());
-            let guard = AbandonOnDrop(&response);
-            let mut affected = 0;
-            let mut error = None;
-            loop {
-                match response.next_after(&mut error).await? {
-                    Message::BindComplete | Message::EmptyQueryResponse => {}
-                    Message::DataRow(body) => on_row(Row::new(statement.columns.clone(), body)?),
-                    Message::CommandComplete(body) => affected = rows_affected(&body)?.1,
-                    Message::ErrorResponse(body) => error = Some(db_error(&body)),
-                    Message::ReadyForQuery(_) => break,
-                    Message::CopyInResponse(_) => self.shared().refuse_copy_in(true)?,
-                    Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone => {}
-                    other => return Err(unexpected(&other)),
-                }
+        // Every connection of a busy server holds this future while its
+        // query runs: the timeout's state is boxed, and only when there is one.
+        if self.timeout.is_none() {
+            return self.run_unlimited(sql, params, on_row, &running).await;
+        }
+        Box::pin(self.limited(&running, self.run_unlimited(sql, params, on_row, &running))).await
+    }
+
+    async fn run_unlimited(
+        &self,
+        sql: &str,
+        params: &[&dyn ToSql],
+        mut on_row: impl FnMut(Row),
+        running: &RefCell<Option<Rc<Response>>>,
+    ) -> Result<u64, Error> {
+        let statement = match statement::cached(self.shared(), sql) {
+            Some(statement) => statement,
+            // Boxed: preparing is rare (once per connection and SQL text) and its future large.
+            None => Box::pin(statement::prepare_cached(self.shared(), sql)).await?,
+        };
+        let response = self.shared().send(|buf| {
+            encode_bind(&statement, params, buf)?;
+            frontend::execute("", 0, buf).map_err(Error::io)?;
+            frontend::sync(buf);
+            Ok(())
+        })?;
+        *running.borrow_mut() = Some(response.clone());
+        let guard = AbandonOnDrop(&response);
+        let mut affected = 0;
+        let mut error = None;
+        loop {
+            match response.next_after(&mut error).await? {
+                Message::BindComplete | Message::EmptyQueryResponse => {}
+                Message::DataRow(body) => on_row(Row::new(statement.columns.clone(), body)?),
+                Message::CommandComplete(body) => affected = rows_affected(&body)?.1,
+                Message::ErrorResponse(body) => error = Some(db_error(&body)),
+                Message::ReadyForQuery(_) => break,
+                Message::CopyInResponse(_) => self.shared().refuse_copy_in(true)?,
+                Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone => {}
+                other => return Err(unexpected(&other)),
             }
-            guard.finish();
-            match error {
-                Some(e) => {
-                    // The statement is stale on the server: its result type changed
-                    // under it (0A000, "cached plan must not change result type")
-                    // or it was deallocated (26000). Prepare afresh next time.
-                    if matches!(e.code(), Some("0A000" | "26000")) {
-                        statement::forget(self.shared(), sql);
-                    }
-                    Err(e)
+        }
+        guard.finish();
+        match error {
+            Some(e) => {
+                // The statement is stale on the server: its result type changed
+                // under it (0A000, "cached plan must not change result type")
+                // or it was deallocated (26000). Prepare afresh next time.
+                if matches!(e.code(), Some("0A000" | "26000")) {
+                    statement::forget(self.shared(), sql);
                 }
-                None => Ok(affected),
+                Err(e)
             }
-        })
-        .await
+            None => Ok(affected),
+        }
     }
 
     /// Starts a transaction (`BEGIN`); it rolls back unless committed.

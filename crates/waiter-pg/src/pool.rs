@@ -16,6 +16,8 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
+use waiter_loop::{Loop, Timer};
+
 use crate::client::{current_loop, Client};
 use crate::config::Config;
 use crate::connect::connect_with;
@@ -83,10 +85,17 @@ enum Grant {
     Connect,
 }
 
-#[derive(Default)]
+/// A caller in the wait line.
 struct Waiter {
     grant: RefCell<Option<Grant>>,
     waker: Cell<Option<Waker>>,
+    /// When its checkout times out, on the loop's clock.
+    deadline: Instant,
+    /// Set when its checkout ran out of time while it waited.
+    timed_out: Cell<bool>,
+    /// Set when its future went away: it stays in the line, skipped, until
+    /// it reaches the front (no search of a 10,000-long line per departure).
+    left: Cell<bool>,
 }
 
 struct Inner {
@@ -97,7 +106,14 @@ struct Inner {
     /// INVARIANT: size = idle + in use + being opened <= max_size.
     size: Cell<usize>,
     in_use: Cell<usize>,
+    /// INVARIANT: in arrival order, hence in deadline order (one timeout for
+    /// all), so the front's deadline is the earliest; may hold waiters that left.
     waiters: RefCell<VecDeque<Rc<Waiter>>>,
+    /// Waiters in the line that have not left.
+    waiting: Cell<usize>,
+    /// The one timer that expires waiters, armed for the front's deadline
+    /// while anyone waits: a checkout costs no timer of its own.
+    expiry: RefCell<Option<Timer>>,
     stats: Cell<PoolStatus>,
 }
 
@@ -141,6 +157,8 @@ impl Pool {
             size: Cell::new(0),
             in_use: Cell::new(0),
             waiters: RefCell::new(VecDeque::new()),
+            waiting: Cell::new(0),
+            expiry: RefCell::new(None),
             stats: Cell::new(PoolStatus::default()),
         }))
     }
@@ -153,7 +171,7 @@ impl Pool {
             size: inner.size.get(),
             in_use: inner.in_use.get(),
             idle,
-            waiting: inner.waiters.borrow().len(),
+            waiting: inner.waiting.get(),
             ..inner.stats.get()
         }
     }
@@ -172,80 +190,174 @@ impl Pool {
     /// [`Error::PoolTimeout`] after `checkout_timeout`; a connect error that
     /// retrying cannot fix (a refused password, a missing database).
     pub async fn get(&self) -> Result<PooledClient, Error> {
-        let lp = current_loop()?;
-        let deadline = Instant::now() + self.0.options.checkout_timeout;
-        match lp.timeout(self.0.options.checkout_timeout, self.checkout(deadline)).map_err(Error::io)?.await {
-            Ok(result) => result,
-            Err(_) => {
-                self.count(|s| s.timeouts += 1);
-                Err(Error::PoolTimeout)
+        // The common case, an idle connection and nobody ahead, is served at
+        // once: no clock read for a deadline, no timer, no allocation.
+        if self.0.waiting.get() == 0 {
+            if let Some(Grant::Client(client, false)) = self.take_now_if(false) {
+                return Ok(self.lend(client));
             }
         }
+        let lp = current_loop()?;
+        let deadline = lp.now() + self.0.options.checkout_timeout;
+        let result = self.checkout(&lp, deadline).await;
+        if matches!(result, Err(Error::PoolTimeout)) {
+            self.count(|s| s.timeouts += 1);
+        }
+        result
     }
 
-    async fn checkout(&self, deadline: Instant) -> Result<PooledClient, Error> {
+    async fn checkout(&self, lp: &Loop, deadline: Instant) -> Result<PooledClient, Error> {
         loop {
-            let grant = if self.0.waiters.borrow().is_empty() { self.take_now() } else { None };
+            let grant = if self.0.waiting.get() == 0 { self.take_now_if(true) } else { None };
             let grant = match grant {
                 Some(grant) => grant,
-                None => self.wait().await,
+                None => self.wait(lp, deadline).await?,
             };
-            match grant {
-                Grant::Client(client, stale) => {
-                    let slot = SlotGuard(self);
-                    if let Some(client) = self.check(client, stale).await {
-                        std::mem::forget(slot);
-                        return Ok(self.lend(client));
+            let slot = SlotGuard(self);
+            // Connecting and pinging are rare and their futures large: boxed
+            // (by `timeout`) so that a waiting checkout stays small.
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let vetted = match grant {
+                Grant::Client(client, false) if !client.is_closed() => Some(client),
+                Grant::Client(client, _) => {
+                    match lp.timeout(remaining, self.check(client)).map_err(Error::io)?.await {
+                        Ok(vetted) => vetted,
+                        Err(_) => return Err(Error::PoolTimeout),
                     }
-                    // `slot` frees the broken connection's place.
                 }
                 Grant::Connect => {
-                    let slot = SlotGuard(self);
-                    let client = self.connect(deadline).await?;
-                    std::mem::forget(slot);
-                    return Ok(self.lend(client));
+                    match lp.timeout(remaining, self.connect(deadline)).map_err(Error::io)?.await {
+                        Ok(connected) => Some(connected?),
+                        Err(_) => return Err(Error::PoolTimeout),
+                    }
                 }
+            };
+            if let Some(client) = vetted {
+                std::mem::forget(slot);
+                return Ok(self.lend(client));
             }
+            // `slot` frees the broken connection's place.
         }
     }
 
     /// An idle connection, or leave to open one, if either is there now.
-    fn take_now(&self) -> Option<Grant> {
-        if let Some(idle) = self.0.idle.borrow_mut().pop() {
-            // Ping only connections that sat long enough to have gone stale.
-            let stale = idle.since.elapsed() >= self.0.options.health_check_after;
-            return Some(Grant::Client(idle.client, stale));
+    /// Without `may_wait`, only a connection needing no ping will do (and
+    /// nothing is taken otherwise).
+    fn take_now_if(&self, may_wait: bool) -> Option<Grant> {
+        let mut idle = self.0.idle.borrow_mut();
+        if let Some(last) = idle.last() {
+            // Ping only connections that sat long enough to have gone stale
+            // (and vet, without a ping, one that broke while idle).
+            let stale = last.since.elapsed() >= self.0.options.health_check_after || last.client.is_closed();
+            if stale && !may_wait {
+                return None;
+            }
+            let last = idle.pop()?;
+            return Some(Grant::Client(last.client, stale));
         }
-        if self.0.size.get() < self.0.options.max_size {
+        if may_wait && self.0.size.get() < self.0.options.max_size {
             self.0.size.set(self.0.size.get() + 1);
             return Some(Grant::Connect);
         }
         None
     }
 
-    /// Waits in line for a grant; leaving the line (timeout) passes on
-    /// whatever was granted meanwhile.
-    async fn wait(&self) -> Grant {
-        let waiter = Rc::new(Waiter::default());
+    /// Waits in line for a grant until `deadline`; leaving the line (the
+    /// future dropped) passes on whatever was granted meanwhile.
+    async fn wait(&self, lp: &Loop, deadline: Instant) -> Result<Grant, Error> {
+        let waiter = Rc::new(Waiter {
+            grant: RefCell::new(None),
+            waker: Cell::new(None),
+            deadline,
+            timed_out: Cell::new(false),
+            left: Cell::new(false),
+        });
         self.0.waiters.borrow_mut().push_back(waiter.clone());
-        let mut line = InLine { pool: self, waiter: waiter.clone(), done: false };
-        let grant = poll_fn(|cx| match waiter.grant.borrow_mut().take() {
-            Some(grant) => Poll::Ready(grant),
-            None => {
-                waiter.waker.set(Some(cx.waker().clone()));
-                Poll::Pending
+        self.0.waiting.set(self.0.waiting.get() + 1);
+        self.arm_expiry(lp);
+        let mut line = InLine { pool: self, waiter: &waiter, done: false };
+        let outcome = poll_fn(|cx| {
+            if let Some(grant) = waiter.grant.borrow_mut().take() {
+                return Poll::Ready(Ok(grant));
             }
+            if waiter.timed_out.get() {
+                return Poll::Ready(Err(Error::PoolTimeout));
+            }
+            waiter.waker.set(Some(cx.waker().clone()));
+            Poll::Pending
         })
         .await;
         line.done = true;
-        grant
+        outcome
     }
 
-    /// Vets a connection before lending it: broken ones are dropped (their
-    /// slot reopens), stale ones pinged.
-    async fn check(&self, client: Client, stale: bool) -> Option<Client> {
+    /// Starts the expiry timer for the front waiter's deadline, unless it runs.
+    fn arm_expiry(&self, lp: &Loop) {
+        if self.0.expiry.borrow().is_some() {
+            return;
+        }
+        let Some(deadline) = self.0.waiters.borrow().front().map(|w| w.deadline) else { return };
+        let pool = Rc::downgrade(&self.0);
+        let timer = lp.set_timeout(deadline.saturating_duration_since(lp.now()), move |lp| {
+            if let Some(inner) = pool.upgrade() {
+                inner.expiry.take();
+                Pool(inner).expire(lp);
+            }
+        });
+        // A deadline past the clock's range: the waiter waits without one.
+        *self.0.expiry.borrow_mut() = timer.ok();
+    }
+
+    /// Times out the waiters at the front whose deadline has passed.
+    fn expire(&self, lp: &Loop) {
+        let now = lp.now();
+        loop {
+            let front = self.0.waiters.borrow().front().cloned();
+            let Some(waiter) = front else { break };
+            if !waiter.left.get() && waiter.deadline > now {
+                break;
+            }
+            self.0.waiters.borrow_mut().pop_front();
+            if !waiter.left.get() {
+                waiter.timed_out.set(true);
+                if let Some(w) = waiter.waker.take() {
+                    w.wake();
+                }
+                self.one_less_waiting();
+            }
+        }
+        self.arm_expiry(lp);
+    }
+
+    /// Takes the first waiter that has not left out of the line.
+    fn next_waiter(&self) -> Option<Rc<Waiter>> {
+        loop {
+            let waiter = self.0.waiters.borrow_mut().pop_front()?;
+            if !waiter.left.get() {
+                self.one_less_waiting();
+                return Some(waiter);
+            }
+        }
+    }
+
+    /// One waiter fewer in line; once nobody waits, the leavers still in
+    /// the line are forgotten and the expiry timer stopped.
+    fn one_less_waiting(&self) {
+        let waiting = self.0.waiting.get() - 1;
+        self.0.waiting.set(waiting);
+        if waiting == 0 {
+            self.0.waiters.borrow_mut().clear();
+            if let Some(timer) = self.0.expiry.take() {
+                timer.clear();
+            }
+        }
+    }
+
+    /// Vets a connection that sat idle (or broke) before lending it: a
+    /// broken one is dropped (its slot reopens), a live one answers a ping.
+    async fn check(&self, client: Client) -> Option<Client> {
         let healthy = !client.is_closed()
-            && (!stale || client.with_timeout(Some(Duration::from_secs(5))).simple_query("").await.is_ok());
+            && client.with_timeout(Some(Duration::from_secs(5))).simple_query("").await.is_ok();
         if healthy {
             return Some(client);
         }
@@ -287,7 +399,7 @@ impl Pool {
     /// A slot was freed: the first waiter may open a connection in it.
     fn free_slot(&self) {
         self.0.size.set(self.0.size.get() - 1);
-        if let Some(waiter) = self.0.waiters.borrow_mut().pop_front() {
+        if let Some(waiter) = self.next_waiter() {
             self.0.size.set(self.0.size.get() + 1);
             grant(&waiter, Grant::Connect);
         }
@@ -303,7 +415,7 @@ impl Pool {
             return;
         }
         let client = client.with_timeout(None);
-        match self.0.waiters.borrow_mut().pop_front() {
+        match self.next_waiter() {
             Some(waiter) => grant(&waiter, Grant::Client(client, false)),
             None => self.0.idle.borrow_mut().push(Idle { client, since: Instant::now() }),
         }
@@ -327,11 +439,11 @@ impl Drop for SlotGuard<'_> {
     }
 }
 
-/// Leaves the wait line when the waiting future is dropped (a timeout),
-/// passing on a grant that arrived meanwhile.
+/// Leaves the wait line when the waiting future is dropped, passing on a
+/// grant that arrived meanwhile.
 struct InLine<'a> {
     pool: &'a Pool,
-    waiter: Rc<Waiter>,
+    waiter: &'a Rc<Waiter>,
     done: bool,
 }
 
@@ -340,13 +452,18 @@ impl Drop for InLine<'_> {
         if self.done {
             return;
         }
-        self.pool.0.waiters.borrow_mut().retain(|w| !Rc::ptr_eq(w, &self.waiter));
-        match self.waiter.grant.borrow_mut().take() {
+        let granted = self.waiter.grant.borrow_mut().take();
+        match granted {
             Some(Grant::Client(client, _)) => {
                 self.pool.0.in_use.set(self.pool.0.in_use.get() + 1);
                 self.pool.give_back(client);
             }
             Some(Grant::Connect) => self.pool.free_slot(),
+            // Still in line (unless it timed out, which took it out already).
+            None if !self.waiter.timed_out.get() => {
+                self.waiter.left.set(true);
+                self.pool.one_less_waiting();
+            }
             None => {}
         }
     }

@@ -88,6 +88,14 @@ impl Drop for Announce<'_> {
     }
 }
 
+/// The cached statement for `sql`, if it is prepared.
+pub(crate) fn cached(shared: &Shared, sql: &str) -> Option<Rc<Statement>> {
+    match shared.statements.slots.borrow().get(sql) {
+        Some(Slot::Ready(statement)) => Some(statement.clone()),
+        _ => None,
+    }
+}
+
 /// Returns the cached statement for `sql`, preparing it if needed.
 pub(crate) async fn prepare_cached(shared: &Shared, sql: &str) -> Result<Rc<Statement>, Error> {
     loop {

@@ -159,3 +159,62 @@ fn a_refused_login_is_not_retried() {
         assert_eq!((status.connect_failures, status.size), (1, 0), "{status:?}");
     });
 }
+
+#[test]
+fn a_waiter_that_leaves_the_line_is_skipped() {
+    run(async {
+        let pool = pool(1, Duration::from_secs(10));
+        let lp = waiter_loop::Loop::current().unwrap();
+        let held = pool.get().await.unwrap();
+        let first = {
+            let pool = pool.clone();
+            lp.spawn(async move { pool.get().await.map(|c| c.process_id()) })
+        };
+        // The second waiter gives up after 30 ms, while still in the middle of the line.
+        let second = {
+            let pool = pool.clone();
+            lp.spawn(async move {
+                waiter_loop::timeout(Duration::from_millis(30), pool.get()).unwrap().await.is_err()
+            })
+        };
+        let third = {
+            let pool = pool.clone();
+            lp.spawn(async move { pool.get().await.map(|c| c.process_id()) })
+        };
+        assert!(second.await, "the second waiter should have given up");
+        assert_eq!(pool.status().waiting, 2);
+        let pid = held.process_id();
+        drop(held);
+        assert_eq!(first.await.unwrap(), pid);
+        // The connection skips the waiter that left and reaches the third.
+        assert_eq!(third.await.unwrap(), pid);
+        let status = pool.status();
+        assert_eq!((status.waiting, status.in_use, status.idle), (0, 0, 1), "{status:?}");
+    });
+}
+
+#[test]
+fn many_waiters_time_out_together() {
+    run(async {
+        let pool = pool(1, Duration::from_millis(100));
+        let lp = waiter_loop::Loop::current().unwrap();
+        let held = pool.get().await.unwrap();
+        let start = std::time::Instant::now();
+        let handles: Vec<_> = (0..200)
+            .map(|_| {
+                let pool = pool.clone();
+                lp.spawn(async move { matches!(pool.get().await, Err(Error::PoolTimeout)) })
+            })
+            .collect();
+        for h in handles {
+            assert!(h.await, "every waiter should time out");
+        }
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(100) && took < Duration::from_secs(2), "{took:?}");
+        let status = pool.status();
+        assert_eq!((status.timeouts, status.waiting, status.in_use), (200, 0, 1), "{status:?}");
+        drop(held);
+        assert_eq!(pool.status().idle, 1);
+        pool.get().await.unwrap();
+    });
+}
