@@ -87,6 +87,7 @@ mod send;
 pub mod server;
 pub mod status;
 mod stub_status;
+mod wire;
 
 pub use config::Config;
 pub use server::{Server, Stopper};
