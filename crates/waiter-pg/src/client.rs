@@ -47,11 +47,14 @@ pub(crate) fn unexpected(m: &Message) -> Error {
     Error::protocol(format!("unexpected {}", crate::wire::name(m)))
 }
 
-/// The row count of a command tag (`INSERT 0 3`, `UPDATE 2`, `SELECT 5`); 0 when it has none.
-pub(crate) fn rows_affected(body: &CommandCompleteBody) -> Result<(String, u64), Error> {
-    let tag = body.tag().map_err(|e| Error::protocol(e.to_string()))?.to_string();
-    let n = tag.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
-    Ok((tag, n))
+/// A command tag (`INSERT 0 3`, `UPDATE 2`, `SELECT 5`, `CREATE TABLE`).
+pub(crate) fn command_tag(body: &CommandCompleteBody) -> Result<&str, Error> {
+    body.tag().map_err(|e| Error::protocol(e.to_string()))
+}
+
+/// The row count of a command tag; 0 when it has none.
+pub(crate) fn rows_affected(body: &CommandCompleteBody) -> Result<u64, Error> {
+    Ok(command_tag(body)?.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0))
 }
 
 /// The result of one statement of a simple query.
@@ -253,7 +256,8 @@ impl Client {
                     Message::RowDescription(body) => columns = row::columns(&body, None)?.into(),
                     Message::DataRow(body) => rows.push(Row::new(columns.clone(), body)?),
                     Message::CommandComplete(body) => {
-                        let (tag, rows_affected) = rows_affected(&body)?;
+                        let tag = command_tag(&body)?.to_string();
+                        let rows_affected = rows_affected(&body)?;
                         results.push(SimpleQueryResult {
                             rows: std::mem::take(&mut rows),
                             tag,
@@ -382,7 +386,7 @@ impl Client {
             match response.next_after(&mut error).await? {
                 Message::BindComplete | Message::EmptyQueryResponse => {}
                 Message::DataRow(body) => on_row(Row::new(statement.columns.clone(), body)?),
-                Message::CommandComplete(body) => affected = rows_affected(&body)?.1,
+                Message::CommandComplete(body) => affected = rows_affected(&body)?,
                 Message::ErrorResponse(body) => error = Some(db_error(&body)),
                 Message::ReadyForQuery(_) => break,
                 Message::CopyInResponse(_) => self.shared().refuse_copy_in(true)?,

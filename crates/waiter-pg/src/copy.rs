@@ -101,7 +101,7 @@ impl CopyIn {
         let mut error = None;
         loop {
             match self.response.next_after(&mut error).await? {
-                Message::CommandComplete(body) => rows = Some(rows_affected(&body)?.1),
+                Message::CommandComplete(body) => rows = Some(rows_affected(&body)?),
                 Message::ErrorResponse(body) => error = Some(db_error(&body)),
                 Message::ReadyForQuery(_) => {
                     return match (error, rows) {

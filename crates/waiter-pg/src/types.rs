@@ -616,10 +616,10 @@ macro_rules! number_to_sql {
                 let v = *self;
                 let range = || format!("{v} does not fit {ty}");
                 match ty {
-                    Type::INT2 => wire::int2_to_sql(int_value(v as f64, v.to_string())?.try_into().map_err(|_| range())?, out),
-                    Type::INT4 => wire::int4_to_sql(int_value(v as f64, v.to_string())?.try_into().map_err(|_| range())?, out),
-                    Type::INT8 => wire::int8_to_sql(int_value(v as f64, v.to_string())?, out),
-                    Type::OID => wire::oid_to_sql(int_value(v as f64, v.to_string())?.try_into().map_err(|_| range())?, out),
+                    Type::INT2 => wire::int2_to_sql(v.exact_int()?.try_into().map_err(|_| range())?, out),
+                    Type::INT4 => wire::int4_to_sql(v.exact_int()?.try_into().map_err(|_| range())?, out),
+                    Type::INT8 => wire::int8_to_sql(v.exact_int()?, out),
+                    Type::OID => wire::oid_to_sql(v.exact_int()?.try_into().map_err(|_| range())?, out),
                     Type::FLOAT4 => wire::float4_to_sql(v as f32, out),
                     Type::FLOAT8 => wire::float8_to_sql(v as f64, out),
                     _ => out.put_slice(v.to_string().as_bytes()),
@@ -631,10 +631,27 @@ macro_rules! number_to_sql {
 }
 number_to_sql!(i16, i32, i64, u32, f32, f64);
 
-/// The integer a number stands for (its decimal form, so i64 stays exact).
-fn int_value(as_float: f64, decimal: String) -> Result<i64, DecodeError> {
-    decimal.parse::<i64>().map_err(|_| format!("{as_float} is not an integer"))
+/// The integer a number stands for, for an integer parameter.
+trait ExactInt {
+    fn exact_int(self) -> Result<i64, DecodeError>;
 }
+
+macro_rules! exact_int {
+    (int: $($int:ty),*; float: $($float:ty),*) => {
+        $(impl ExactInt for $int {
+            fn exact_int(self) -> Result<i64, DecodeError> {
+                Ok(i64::from(self))
+            }
+        })*
+        $(impl ExactInt for $float {
+            // Through the decimal form, so a float stays exact up to i64's range.
+            fn exact_int(self) -> Result<i64, DecodeError> {
+                self.to_string().parse::<i64>().map_err(|_| format!("{self} is not an integer"))
+            }
+        })*
+    };
+}
+exact_int!(int: i16, i32, i64, u32; float: f32, f64);
 
 impl ToSql for [u8] {
     fn to_sql(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull, DecodeError> {
