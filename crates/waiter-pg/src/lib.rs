@@ -12,7 +12,8 @@
 //! - [`Client`]: simple queries (several statements, text results) and
 //!   extended queries with `$n` parameters, prepared once per connection and
 //!   cached; any number of clones pipeline their requests on one connection.
-//! - [`Row`]: typed access by index or name ([`FromSql`], [`ToSql`]).
+//! - [`Row`]: typed access by index or name ([`FromSql`], [`ToSql`]);
+//!   json/jsonb through serde with the `serde` feature (on by default): `Json<T>`.
 //! - [`Transaction`], [`CopyIn`], timeouts that send a real `CancelRequest`.
 //! - [`Pool`]: a bounded pool with a FIFO wait queue, health checks,
 //!   reconnection with backoff and metrics.
@@ -43,6 +44,8 @@ mod driver;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "serde")]
+mod json;
 mod pool;
 mod row;
 mod statement;
@@ -56,6 +59,8 @@ pub use connect::{connect, connect_with};
 pub use copy::CopyIn;
 pub use driver::Notification;
 pub use error::{DbError, Error, Result};
+#[cfg(feature = "serde")]
+pub use json::Json;
 pub use pool::{Pool, PoolOptions, PoolStatus, PooledClient};
 pub use row::{Column, Row, RowIndex};
 pub use statement::Statement;

@@ -13,6 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::{BufMut, BytesMut};
 use postgres_protocol::types as wire;
 
+#[cfg(feature = "serde")]
+pub use crate::json::Json;
+
 /// A PostgreSQL type, by OID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Type(pub u32);
