@@ -75,6 +75,7 @@ pub(crate) fn serve(
         // Pipelined responses are separate writes: without NODELAY the second
         // waits for the client's delayed ACK of the first (40 ms).
         let _ = stream.set_nodelay(true);
+        let _ = stream.set_notsent_lowat(send::NOTSENT_LOWAT);
         match run(&worker, &stream, peer).await {
             Ok(Close::Now) => {}
             // Boxed: rare, and idle connections need not carry its state.
@@ -249,8 +250,13 @@ async fn requests(
                     *conn.served += 1;
                     let body = head.body;
                     drop(reading);
-                    let answer = respond(worker, stream, &head, *conn.served);
-                    let keep_alive = crate::access_log::request(worker, conn.peer, &head, answer).await?;
+                    // Pinned here and passed by reference: passed by value, the
+                    // (large) answering future would be stored twice, once as the
+                    // logging wrapper's argument and once as its local.
+                    let keep_alive = {
+                        let answer = std::pin::pin!(respond(worker, stream, &head, *conn.served));
+                        crate::access_log::request(worker, conn.peer, &head, answer).await?
+                    };
                     buf.consume(used);
                     if !keep_alive {
                         return Ok(Some(Close::AfterResponse));

@@ -7,6 +7,11 @@
 //! is `recv` → `writev` → `sendfile` → `epoll_wait`, with no `open`/`fstat`
 //! in it. A hit is trusted for [`REVALIDATE`]; after that the next request
 //! looks the file up again, so a changed file is served within a second.
+//! Only that one request does: it claims the refresh by restarting the
+//! entry's window, so the requests arriving while the pool looks the file up
+//! are still served from the cache (at 1,000 connections, every request in
+//! flight at the expiry otherwise went to the pool at once, 1,000 `open`s a
+//! second and a latency spike with each).
 //!
 //! Safety rules applied here, on the pool thread, before any `open`:
 //! - only regular files are opened: the target is `stat`ed first and opened
@@ -151,7 +156,9 @@ pub(crate) struct FileCache {
 
 impl FileCache {
     /// The cached entry for `path` if it is still fresh at `now` (the loop's
-    /// time): the hot path, with no allocation and no clock read.
+    /// time): the hot path, with no allocation and no clock read. `None`
+    /// means "call [`lookup`](FileCache::lookup)" (and, for an expired entry,
+    /// that this caller has claimed its refresh: see the module notes).
     pub(crate) fn hit(&self, path: &CleanPath, now: Instant) -> Option<Rc<FileInfo>> {
         if path.trailing_slash() {
             return None; // keyed with its slash: left to `lookup`
@@ -159,7 +166,8 @@ impl FileCache {
         self.fresh(path.as_str(), now)
     }
 
-    /// Looks `path` up: from the cache when fresh, else on the thread pool.
+    /// Looks `path` up on the thread pool, after [`hit`](FileCache::hit)
+    /// found no fresh entry for it.
     ///
     /// # Errors
     ///
@@ -167,8 +175,10 @@ impl FileCache {
     pub(crate) async fn lookup(&self, lp: &Loop, policy: &Policy, path: &CleanPath) -> io::Result<Lookup> {
         let key =
             if path.trailing_slash() { format!("{}/", path.as_str()) } else { path.as_str().to_owned() };
-        if let Some(info) = self.fresh(&key, lp.now()) {
-            return Ok(Lookup::Found(info));
+        if path.trailing_slash() {
+            if let Some(info) = self.fresh(&key, lp.now()) {
+                return Ok(Lookup::Found(info));
+            }
         }
         let (policy, rel, dir_form) = (policy.clone(), path.to_path_buf(), path.trailing_slash());
         let opened = lp.spawn_blocking(move || open(&policy, &rel, dir_form, true))?.await?;
@@ -204,11 +214,19 @@ impl FileCache {
         })
     }
 
-    /// A cached entry still inside its [`REVALIDATE`] window.
+    /// A cached entry still inside its [`REVALIDATE`] window. An expired one
+    /// gets a new window, which claims its refresh for the caller (who gets
+    /// `None` and looks the file up) while later callers keep being served
+    /// from the cache until the refresh lands (or, if it is abandoned, until
+    /// the new window ends).
     fn fresh(&self, key: &str, now: Instant) -> Option<Rc<FileInfo>> {
-        let entries = self.entries.borrow();
-        let (info, checked) = entries.get(key)?;
-        (now.saturating_duration_since(*checked) < REVALIDATE).then(|| info.clone())
+        let mut entries = self.entries.borrow_mut();
+        let (info, checked) = entries.get_mut(key)?;
+        if now.saturating_duration_since(*checked) < REVALIDATE {
+            return Some(info.clone());
+        }
+        *checked = now;
+        None
     }
 
     /// Turns what the pool thread found into a [`Lookup`], caching files
@@ -374,5 +392,33 @@ fn checked(policy: &Policy, path: PathBuf) -> io::Result<PathBuf> {
         Ok(real)
     } else {
         Err(io::Error::new(io::ErrorKind::PermissionDenied, "symlink leads outside the root"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Caches `/a.txt` (the crate manifest's metadata stands in for it) and returns its path.
+    fn cached(cache: &FileCache) -> CleanPath {
+        let meta = std::fs::metadata(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+        let opened = Opened::Memory(b"a".to_vec(), meta, PathBuf::from("a.txt"), Siblings::default());
+        assert!(matches!(cache.store("a.txt".to_owned(), opened, None), Lookup::Found(_)));
+        crate::path::resolve("/a.txt").unwrap()
+    }
+
+    #[test]
+    fn an_expired_entry_is_refreshed_by_one_request_while_the_others_are_served() {
+        let cache = FileCache::default();
+        let path = cached(&cache);
+        let now = Instant::now();
+        assert!(cache.hit(&path, now).is_some(), "fresh");
+        let later = now + REVALIDATE + Duration::from_millis(1);
+        assert!(cache.hit(&path, later).is_none(), "the first request after expiry looks the file up");
+        for _ in 0..1000 {
+            assert!(cache.hit(&path, later).is_some(), "the requests meanwhile are served from the cache");
+        }
+        let abandoned = later + REVALIDATE;
+        assert!(cache.hit(&path, abandoned).is_none(), "a refresh that never lands is claimed again");
     }
 }

@@ -25,6 +25,23 @@ use crate::range::ByteRange;
 /// Linux moves at most this much per `sendfile` call (`MAX_RW_COUNT`).
 const MAX_SENDFILE: u64 = 0x7fff_f000;
 
+/// `TCP_NOTSENT_LOWAT` of every connection (set once, when it is accepted, so
+/// that a response costs no extra system call): `sendfile` queues at most this
+/// much beyond what the window lets leave at once.
+///
+/// Without it `sendfile` fills the whole autotuned send buffer (megabytes),
+/// most of it past the receiver's window, and each acknowledgement then
+/// transmits the next segments from the softirq of the core that sent it,
+/// the client's: on loopback that put the server's transmit work on the
+/// load generator's core, which was the bottleneck (10 MiB responses at
+/// 100 connections: 1.1–1.5 GB/s). With the queue kept short, segments
+/// leave from our own `sendfile` calls on the server's core (2.1–2.3 GB/s
+/// for 4–32 KiB here, 1.5–1.7 at 64 KiB), at the price of more wake-ups per
+/// response. It also bounds the memory a slow reader pins (nginx relies on
+/// `sendfile_max_chunk` for fairness instead; h2o gets the same effect by
+/// writing small copied chunks only when the socket is writable).
+pub(crate) const NOTSENT_LOWAT: u32 = 16 * 1024;
+
 /// What follows a response head.
 #[derive(Debug)]
 pub(crate) enum Body<'a> {

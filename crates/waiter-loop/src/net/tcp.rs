@@ -9,7 +9,7 @@ use super::accept::{bind_context, Acceptor};
 use super::stream::stream_methods;
 use super::{context, impl_as_fd, SocketIo, StopHandle};
 use crate::event_loop::Loop;
-use crate::sys::net::{self as sys, SockAddr, SockOpt};
+use crate::sys::net::{self as sys, IntOpt, SockAddr, SockOpt};
 
 /// How a [`TcpListener`] listens; see [`TcpListener::bind_with`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -267,6 +267,19 @@ impl TcpStream {
     /// The kernel's `setsockopt` error.
     pub fn set_cork(&self, on: bool) -> io::Result<()> {
         sys::set_opt(self.io.fd(), SockOpt::Cork, on)
+    }
+
+    /// Sets `TCP_NOTSENT_LOWAT`: the socket reports writable, and a write
+    /// or `sendfile` takes bytes, only while less than `bytes` of what is
+    /// queued has not been sent yet. Keeps the unsent queue short, so the
+    /// data leaves from the writer's own call rather than piling up for the
+    /// acknowledgements to push out later.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's `setsockopt` error.
+    pub fn set_notsent_lowat(&self, bytes: u32) -> io::Result<()> {
+        sys::set_int_opt(self.io.fd(), IntOpt::NotSentLowat, bytes.min(i32::MAX as u32) as i32)
     }
 
     /// Sets `SO_KEEPALIVE`: the kernel probes an idle connection, so a peer

@@ -336,6 +336,25 @@ pub(crate) fn set_opt(fd: BorrowedFd<'_>, opt: SockOpt, on: bool) -> io::Result<
         .map(drop)
 }
 
+/// The sized socket options the loop's sockets set.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum IntOpt {
+    /// `TCP_NOTSENT_LOWAT`: the socket is writable (and a write takes bytes)
+    /// only while less than this much queued data is still unsent.
+    NotSentLowat,
+}
+
+/// Sets `opt` to `value`.
+pub(crate) fn set_int_opt(fd: BorrowedFd<'_>, opt: IntOpt, value: libc::c_int) -> io::Result<()> {
+    let (level, name) = match opt {
+        IntOpt::NotSentLowat => (libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT),
+    };
+    let len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` is a live c_int passed with its size; the kernel copies it.
+    cvt(unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, (&value as *const libc::c_int).cast(), len) })
+        .map(drop)
+}
+
 /// Whether `opt` is on.
 pub(crate) fn opt(fd: BorrowedFd<'_>, opt: SockOpt) -> io::Result<bool> {
     let (level, name) = opt.level_and_name();
@@ -415,6 +434,18 @@ pub(crate) fn shutdown(fd: BorrowedFd<'_>, how: Shutdown) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notsent_lowat_is_set() {
+        use std::os::fd::AsFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        set_int_opt(stream.as_fd(), IntOpt::NotSentLowat, 16384).unwrap();
+        assert_eq!(
+            getsockopt_int(stream.as_fd(), libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT).unwrap(),
+            16384
+        );
+    }
 
     #[test]
     fn inet_addresses_round_trip() {
