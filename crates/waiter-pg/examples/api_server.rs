@@ -98,7 +98,8 @@ async fn route(pool: &Pool, req: Request) -> Result<Response, Error> {
             });
             Ok(Response::json(Status::OK, body.to_string()))
         }
-        ("POST", "/users") => create_user(pool, &req.body).await,
+        // Boxed: rare here, and every connection waiting on /slow would carry its state.
+        ("POST", "/users") => Box::pin(create_user(pool, &req.body)).await,
         ("GET", _) if path.starts_with("/users/") => {
             let Ok(id) = path["/users/".len()..].parse::<i64>() else {
                 return Ok(json_error(Status::NOT_FOUND, "no such user"));

@@ -15,7 +15,7 @@ use waiter_loop::Loop;
 
 use crate::config::Config;
 use crate::driver::{NoticeHandler, Notification, Response, Shared};
-use crate::error::{DbError, Error};
+use crate::error::{DbError, Error, ParamError};
 use crate::row::{self, Row};
 use crate::statement::{self, Statement};
 use crate::types::{ToSql, Type};
@@ -332,11 +332,16 @@ impl Client {
     ///
     /// As [`query`](Self::query); [`Error::Usage`] for several rows.
     pub async fn query_opt(&self, sql: &str, params: &[&dyn ToSql]) -> Result<Option<Row>, Error> {
-        let mut rows = self.query(sql, params).await?;
-        if rows.len() > 1 {
-            return Err(Error::Usage(format!("query_opt: the query returned {} rows", rows.len())));
+        let (mut first, mut count) = (None, 0);
+        self.run(sql, params, |row| {
+            count += 1;
+            first.get_or_insert(row);
+        })
+        .await?;
+        if count > 1 {
+            return Err(Error::Usage(format!("query_opt: the query returned {count} rows")));
         }
-        Ok(rows.pop())
+        Ok(first)
     }
 
     /// Runs a statement and returns the number of rows it affected.
@@ -456,8 +461,11 @@ fn encode_bind(statement: &Statement, params: &[&dyn ToSql], buf: &mut bytes::By
         values,
         |(i, (param, &ty)): (usize, (&&dyn ToSql, &Type)), buf| {
             param.to_sql(ty, buf).map_err(|reason| {
-                *failed.borrow_mut() =
-                    Some(Error::Encode { index: i + 1, type_name: ty.name(), reason: reason.clone() });
+                *failed.borrow_mut() = Some(Error::Encode(Box::new(ParamError {
+                    index: i + 1,
+                    type_name: ty.name(),
+                    reason: reason.clone(),
+                })));
                 reason.into()
             })
         },

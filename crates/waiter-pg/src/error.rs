@@ -88,7 +88,36 @@ impl fmt::Display for DbError {
     }
 }
 
+/// A column value that could not be read as the Rust type asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnError {
+    /// The column's index.
+    pub column: usize,
+    /// The column's name.
+    pub name: String,
+    /// The column's PostgreSQL type name.
+    pub type_name: String,
+    /// The Rust type asked for.
+    pub rust_type: &'static str,
+    /// What went wrong.
+    pub reason: String,
+}
+
+/// A parameter that could not be encoded for its declared type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamError {
+    /// The parameter's 1-based number (`$n`).
+    pub index: usize,
+    /// The parameter's PostgreSQL type name.
+    pub type_name: String,
+    /// What went wrong.
+    pub reason: String,
+}
+
 /// Everything that can go wrong talking to PostgreSQL.
+///
+/// Small (32 bytes: the rare, wordy variants are boxed), because every
+/// query's future carries a `Result` of it while the query runs.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
@@ -107,27 +136,9 @@ pub enum Error {
     /// A connection string or option is invalid.
     Config(String),
     /// A value could not be converted from the column's type.
-    Decode {
-        /// The column's index.
-        column: usize,
-        /// The column's name.
-        name: String,
-        /// The column's PostgreSQL type name.
-        type_name: String,
-        /// The Rust type asked for.
-        rust_type: &'static str,
-        /// What went wrong.
-        reason: String,
-    },
+    Decode(Box<ColumnError>),
     /// A parameter could not be encoded for its declared type.
-    Encode {
-        /// The parameter's 1-based number (`$n`).
-        index: usize,
-        /// The parameter's PostgreSQL type name.
-        type_name: String,
-        /// What went wrong.
-        reason: String,
-    },
+    Encode(Box<ParamError>),
     /// A query returned no row where one was required, or the wrong count of
     /// parameters or columns was given.
     Usage(String),
@@ -175,12 +186,13 @@ impl fmt::Display for Error {
             Error::Protocol(what) => write!(f, "protocol error: {what}"),
             Error::Auth(what) => write!(f, "authentication error: {what}"),
             Error::Config(what) => write!(f, "invalid configuration: {what}"),
-            Error::Decode { column, name, type_name, rust_type, reason } => write!(
+            Error::Decode(e) => write!(
                 f,
-                "cannot decode column {column} (\"{name}\", type {type_name}) as {rust_type}: {reason}"
+                "cannot decode column {} (\"{}\", type {}) as {}: {}",
+                e.column, e.name, e.type_name, e.rust_type, e.reason
             ),
-            Error::Encode { index, type_name, reason } => {
-                write!(f, "cannot encode parameter ${index} as {type_name}: {reason}")
+            Error::Encode(e) => {
+                write!(f, "cannot encode parameter ${} as {}: {}", e.index, e.type_name, e.reason)
             }
             Error::Usage(what) => f.write_str(what),
             Error::Timeout => f.write_str("query timed out (cancel request sent)"),

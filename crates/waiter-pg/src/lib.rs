@@ -58,7 +58,7 @@ pub use config::{Config, Host};
 pub use connect::{connect, connect_with};
 pub use copy::CopyIn;
 pub use driver::Notification;
-pub use error::{DbError, Error, Result};
+pub use error::{ColumnError, DbError, Error, ParamError, Result};
 #[cfg(feature = "serde")]
 pub use json::Json;
 pub use pool::{Pool, PoolOptions, PoolStatus, PooledClient};

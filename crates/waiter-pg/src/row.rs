@@ -7,7 +7,7 @@ use std::rc::Rc;
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::message::backend::{DataRowBody, RowDescriptionBody};
 
-use crate::error::Error;
+use crate::error::{ColumnError, Error};
 use crate::types::{Format, FromSql, Type};
 
 /// One result column.
@@ -124,12 +124,14 @@ impl Row {
             Some(r) => T::from_sql(column.ty, column.format, &self.body.buffer()[r.clone()]),
             None => T::from_null(column.ty),
         };
-        decoded.map_err(|reason| Error::Decode {
-            column: i,
-            name: column.name.clone(),
-            type_name: column.ty.name(),
-            rust_type,
-            reason,
+        decoded.map_err(|reason| {
+            Error::Decode(Box::new(ColumnError {
+                column: i,
+                name: column.name.clone(),
+                type_name: column.ty.name(),
+                rust_type,
+                reason,
+            }))
         })
     }
 
