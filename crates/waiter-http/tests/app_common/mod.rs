@@ -1,7 +1,7 @@
 //! Shared by the `app_*` tests: a `waiter_http::app` server on its own
 //! thread and loop, with a small API handler, and the raw client of
 //! `serve_common`.
-#![allow(dead_code)] // each test file uses a different part
+#![allow(dead_code, unused_imports)] // each test file uses a different part
 
 use std::net::SocketAddr;
 use std::time::Duration;
