@@ -108,9 +108,18 @@ WAITER_RELIABILITY=$MODE WAITER_RELIABILITY_OUT=$FIG \
 tests_rc=$?
 set -e
 # "        PASS [   1.2s] (1/9) waiter::reliability_files truncated_..." -> tests<TAB>binary test<TAB>PASS
-awk '$1 ~ /^(PASS|FAIL|SIGSEGV|SIGABRT|TIMEOUT)$/ && $0 ~ /waiter::reliability_/ {
-        for (i = 1; i <= NF; i++) if ($i ~ /^waiter::/) { sub("waiter::", "", $i); print "tests\t" $i " " $(i+1) "\t" $1 }
-    }' "$OUT/tests.log" | sort -u >>"$FIG"
+# A retried test shows as "TRY 1 FAIL ..." then "TRY 2 PASS ...": the last try's status,
+# marked "(on retry)" when an earlier try failed.
+awk '{ st = $1; if ($1 == "TRY") st = $3 }
+     st ~ /^(PASS|FAIL|SIGSEGV|SIGABRT|TIMEOUT)$/ && $0 ~ /waiter::reliability_/ {
+        for (i = 1; i <= NF; i++) if ($i ~ /^waiter::/) {
+            name = $i " " $(i+1); sub("waiter::", "", name)
+            if (st != "PASS") failed[name] = 1
+            last[name] = st
+        }
+    }
+    END { for (n in last) print "tests\t" n "\t" last[n] ((last[n] == "PASS" && failed[n]) ? " (on retry)" : "") }' \
+    "$OUT/tests.log" | sort -u >>"$FIG"
 grep -E '^\s+(PASS|FAIL)|Summary' "$OUT/tests.log" || true
 fig tests exit_code "$tests_rc"
 fig tests seconds $(($(date +%s) - t0))
@@ -123,8 +132,12 @@ mkdir -p "$ROOT"
 head -c 1024 /dev/urandom | base64 -w 64 | head -c 1024 >"$ROOT/index.html"
 head -c $((1 << 20)) /dev/urandom >"$ROOT/big.bin"
 SERVER_PID=
+# RELIABILITY_RT=1: server and wrk at SCHED_FIFO 10, the attacker at 5 (still below
+# wrk on its CPU), so that other work on a shared machine (builds) does not take
+# their CPU and move the figures by 2x from one run to the next.
+if [ "${RELIABILITY_RT:-0}" = 1 ]; then RT_HIGH="chrt -f 10"; RT_LOW="chrt -f 5"; else RT_HIGH=""; RT_LOW="nice -n 19"; fi
 start_server() { # args...
-    taskset -c 1 "$BIN" serve "$ROOT" --listen "127.0.0.1:$PORT" --workers 1 "$@" >"$OUT/server.out" 2>"$OUT/server.err" &
+    $RT_HIGH taskset -c 1 "$BIN" serve "$ROOT" --listen "127.0.0.1:$PORT" --workers 1 "$@" >"$OUT/server.out" 2>"$OUT/server.err" &
     SERVER_PID=$!
     for _ in $(seq 100); do
         curl -sf -o /dev/null "http://127.0.0.1:$PORT/index.html" && return 0
@@ -151,7 +164,7 @@ anon() { awk '/^RssAnon:/ {print $2}' "/proc/$SERVER_PID/status"; }
 wrk_rate() {
     local file=$1
     shift
-    taskset -c 0 wrk --latency "$@" >"$file" 2>&1 || true
+    $RT_HIGH taskset -c 0 wrk --latency "$@" >"$file" 2>&1 || true
     awk '/^Requests\/sec:/ {print $2}' "$file"
 }
 # Per-CPU time split (user, system, softirq, idle %) between two /proc/stat snapshots:
@@ -180,6 +193,7 @@ slow_clients() {
     # Timeouts shorter than the defaults (60 s each), longer than the two wrk runs under attack.
     start_server --header-timeout "$SLOW_TIMEOUT" --send-timeout "$SLOW_TIMEOUT"
     fig slow server_flags "--header-timeout $SLOW_TIMEOUT --send-timeout $SLOW_TIMEOUT (defaults 60, 60)"
+    fig slow scheduling "server and wrk: ${RT_HIGH:-SCHED_OTHER}; attacker: $RT_LOW"
     local base=() c0 t0
     c0=$(ticks "$SERVER_PID"); t0=$(date +%s.%N)
     cpustat >"$OUT/cpu-base-0"
@@ -204,7 +218,7 @@ slow_clients() {
         esac
         # The attacker shares CPU 0 with wrk at the lowest priority: slowhttptest polls its
         # 1,000 sockets busily, and what is measured is the server, not a fight for CPU 0.
-        taskset -c 0 nice -n 19 slowhttptest "${args[@]}" >"$OUT/slow-$name.log" 2>&1 &
+        $RT_LOW taskset -c 0 slowhttptest "${args[@]}" >"$OUT/slow-$name.log" 2>&1 &
         ATTACK_PID=$!
         sleep 4
         local peak_fds
@@ -295,7 +309,8 @@ def maps(path):
     for line in open(path):
         if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
             f = line.split()
-            key = f[0] + " " + (f[5] if len(f) > 5 else "[anon]")
+            # Keyed by start address: a malloc heap's end moves as it grows.
+            key = f[0].split("-")[0] + " " + (f[5] if len(f) > 5 else "[anon]")
         elif line.startswith("Rss:") and key:
             out[key] = int(line.split()[1])
     return out
@@ -324,7 +339,7 @@ PY
 
 echo "== 6, 7: slow clients and soak (pinned)"
 export -f slow_clients soak start_server stop_server rss ticks fds threads anon cpustat cpusplit wrk_rate median fig
-export OUT FIG BIN ROOT PORT ATTACK_S WRK_S SOAK_MIN LOCK SLOW_TIMEOUT
+export OUT FIG BIN ROOT PORT ATTACK_S WRK_S SOAK_MIN LOCK SLOW_TIMEOUT RT_HIGH RT_LOW
 # A measurement that cannot be made is a missing figure in the report, not a failed run:
 # the exit status says whether the checks of the tests held.
 if step slow; then

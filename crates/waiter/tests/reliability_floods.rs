@@ -177,12 +177,24 @@ fn listen_overflows() -> u64 {
     values.split_whitespace().nth(at).unwrap().parse().unwrap()
 }
 
-/// Pins the calling thread to CPU `cpu` with taskset(1) (util-linux).
+/// Whether `RELIABILITY_RT=1` (reliability/run.sh on a shared machine) asks
+/// for the measured processes at real-time priority (SCHED_FIFO 10), so that
+/// other work does not take their CPU.
+fn realtime() -> bool {
+    std::env::var("RELIABILITY_RT").is_ok_and(|v| v == "1")
+}
+
+/// Pins the calling thread to CPU `cpu` with taskset(1) (util-linux), and
+/// under [`realtime`] gives it SCHED_FIFO 10 with chrt(1).
 fn pin_this_thread(cpu: usize) {
     let me = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
     let tid = me.file_name().unwrap().to_string_lossy().into_owned();
     let ok = Command::new("taskset").args(["-pc", &cpu.to_string(), &tid]).output().expect("taskset");
     assert!(ok.status.success(), "taskset -pc {cpu} {tid}: {}", String::from_utf8_lossy(&ok.stderr));
+    if realtime() {
+        let ok = Command::new("chrt").args(["-f", "-p", "10", &tid]).output().expect("chrt");
+        assert!(ok.status.success(), "chrt -f -p 10 {tid}: {}", String::from_utf8_lossy(&ok.stderr));
+    }
 }
 
 /// Client-side sockets to `port` whose close has not reached the server yet
@@ -203,7 +215,12 @@ fn connect_close_cycles(item: &str, close: Close, seconds: u64) {
     let (_cleanup, root) = flood_root(item);
     // Long (reliability/run.sh, a benchmark under the bench lock): the
     // server on CPU 1, the flooder on CPU 0, so the rate is the server's.
-    let prefix: &[&str] = if reliability::long() { &["taskset", "-c", "1"] } else { &[] };
+    let prefix: &[&str] = match (reliability::long(), realtime()) {
+        (true, true) => &["chrt", "-f", "10", "taskset", "-c", "1"],
+        (true, false) => &["taskset", "-c", "1"],
+        (false, _) => &[],
+    };
+    record(item, "server_prefix", if prefix.is_empty() { "none".to_string() } else { prefix.join(" ") });
     let server = Waiter::start(prefix, &root, &["--workers", "1", "--status-path", "/status"]);
     let base = baseline(&server);
     let in_flight = 64;

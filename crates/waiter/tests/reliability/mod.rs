@@ -72,7 +72,16 @@ pub fn pattern(len: usize) -> Vec<u8> {
 
 /// FNV-1a, enough to tell two downloads apart.
 pub fn checksum(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    checksum_more(CHECKSUM_START, bytes)
+}
+
+/// What [`checksum_more`] starts from: the checksum of nothing.
+pub const CHECKSUM_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// The checksum of what `sum` covered followed by `bytes`, so that a
+/// download is summed as it arrives instead of being kept whole.
+pub fn checksum_more(sum: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(sum, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// A running `waiter serve`; killed on drop if still running.
