@@ -2,7 +2,10 @@
 //   npm install --prefix bench/pg/node && WAITER_PG_URL=... node bench/pg/node/server.js PORT POOL
 'use strict';
 const http = require('http');
-const { Pool } = require('pg');
+const { Pool, types } = require('pg');
+
+// int8 ids as numbers, as api_server.rs renders them (node-pg's default is a string).
+types.setTypeParser(20, (v) => parseInt(v, 10));
 
 const port = Number(process.argv[2] || 8081);
 const pool = new Pool({
@@ -23,8 +26,9 @@ const server = http.createServer(async (req, res) => {
     }
     const m = req.method === 'GET' && /^\/users\/(\d+)$/.exec(req.url);
     if (m) {
-      const r = await pool.query({ name: 'user', text: 'SELECT row_to_json(u)::text AS j FROM users u WHERE id = $1', values: [m[1]] });
-      return r.rows.length ? send(res, 200, r.rows[0].j) : send(res, 404, '{"error":"no such user"}');
+      // The same query as api_server.rs; the row rendered as JSON here, as there.
+      const r = await pool.query({ name: 'user', text: 'SELECT id, name, email, created_at FROM users WHERE id = $1', values: [m[1]] });
+      return r.rows.length ? send(res, 200, JSON.stringify(r.rows[0])) : send(res, 404, '{"error":"no such user"}');
     }
     send(res, 404, '{"error":"no such route"}');
   } catch (e) {
