@@ -14,7 +14,8 @@
 # (/proc/stat) to show what else ran on the server's core.
 # Then: syscalls per keep-alive 1 KiB request (strace -c -f -p on each server while
 # wrk -t1 -c10 -d5s runs) and RSS growth per idle keep-alive connection (IDLE_CONNS, default
-# 10000, opened by bench/serve_report.py idle, each after one request).
+# 10000, opened by bench/serve_report.py idle, each after one request), each server freshly
+# restarted for it.
 #
 # Needs root + apt-get to install what is missing (nginx h2o lighttpd wrk strace);
 # the system services those packages start are stopped and disabled.
@@ -41,7 +42,7 @@ OUT=$TARGET/serve-bench
 RAW=$OUT/serve.raw
 SERVERS=(waiter nginx h2o lighttpd)
 SCENARIOS=(1k_c100 1k_c1000 100k_c100 10m_c100)
-declare -A PORT=([waiter]=18481 [nginx]=18482 [h2o]=18483 [lighttpd]=18484)
+declare -A PORT=([waiter]=18181 [nginx]=18182 [h2o]=18183 [lighttpd]=18184)
 
 # ---- packages -------------------------------------------------------------------------
 . bench/lib.sh
@@ -136,9 +137,9 @@ start() {
     h2o) cmd=(h2o -c "$(conf h2o)") ;;
     lighttpd) cmd=(lighttpd -D -f "$(conf lighttpd)") ;;
     esac
-    taskset -c 1 "${cmd[@]}" >"$OUT/run/$s.stdout" 2>"$OUT/run/$s.stderr" &
+    taskset -c 1 "${cmd[@]}" >>"$OUT/run/$s.stdout" 2>>"$OUT/run/$s.stderr" &
     PID[$s]=$!
-    raw "CMD $s taskset -c 1 ${cmd[*]//$TMP/\$TMP}"
+    [ "${RESTARTING:-0}" = 1 ] || raw "CMD $s taskset -c 1 ${cmd[*]//$TMP/\$TMP}"
     local i
     for i in $(seq 100); do
         if curl -sf -o /dev/null "http://127.0.0.1:${PORT[$s]}/1k.bin"; then break; fi
@@ -229,15 +230,27 @@ done
 raw "STRACECMD strace -c -f -p PID... (every process of the server) while: taskset -c 0 wrk -t1 -c10 -d5s http://127.0.0.1:PORT/1k.bin"
 
 # ---- RSS per idle keep-alive connection -----------------------------------------------
+# Each server is restarted first, so the growth is measured on a fresh process: one that
+# had served the 1,000-connection runs would reuse the heap it freed (waiter's figure was
+# flattered to 64 B that way, against ~330 B on a fresh process).
+stop() { # stop SERVER: ends the process this script started, by its PID
+    kill "${PID[$1]}" 2>/dev/null || true
+    wait "${PID[$1]}" 2>/dev/null || true
+    unset "PID[$1]"
+}
+RESTARTING=1
 for s in "${SERVERS[@]}"; do
-    echo "== idle connections $s" >&2
+    echo "== idle connections $s (fresh process)" >&2
+    stop "$s"
+    sleep 0.5
+    start "$s"
     sleep 1
     python3 bench/serve_report.py idle "${PORT[$s]}" "$IDLE_CONNS" /1k.bin \
         "$(tree "${PID[$s]}" | tr '\n' ' ')" >"$OUT/run/idle.$s.txt"
     raw "IDLE $s $(cat "$OUT/run/idle.$s.txt")"
     sleep 1
 done
-raw "IDLECMD python3 bench/serve_report.py idle PORT $IDLE_CONNS /1k.bin PIDS (VmRSS of the server's processes before the connections are opened, and after all are open and idle for 1 s)"
+raw "IDLECMD python3 bench/serve_report.py idle PORT $IDLE_CONNS /1k.bin PIDS (on a freshly restarted server that has answered only the start-up checks: VmRSS of the server's processes before the connections are opened, and after all are open and idle for 1 s)"
 
 raw "META load_end $(cut -d' ' -f1-3 /proc/loadavg)"
 raw "META top_end $(ps -eo pcpu,comm --sort=-pcpu --no-headers | head -5 | awk '{printf "%s %s%%; ", $2, $1}')"

@@ -362,9 +362,10 @@ def report(raw_path, out_path):
             per_conn[s] = (d["after"] - d["before"]) * 1024 / d["opened"]
             w(f"| {s} | {d['opened']:,} | {d['alive']:,} | {d['before']:,} | {d['after']:,} | {per_conn[s]:,.0f} |")
         w("")
-        w("Each connection made one GET /1k.bin (keep-alive) and then stayed idle. The servers had"
-          " already served the 1,000-connection runs, so memory pooled for up to ~1,000 connections"
-          " may be reused rather than grown; kernel socket buffers are not in VmRSS.")
+        w("Each connection made one GET /1k.bin (keep-alive) and then stayed idle. Every server was"
+          " restarted just before this step (a fresh process that had answered only the start-up"
+          " checks), so no heap freed by the earlier runs is reused; kernel socket buffers are not"
+          " in VmRSS.")
         w("")
         if "waiter" in per_conn:
             ok, text = verdict(max(per_conn["waiter"], 1e-9), T_RSS_PER_CONN, False)
