@@ -151,7 +151,7 @@ def main():
         p(f"### {title}\n")
         p(section(figures, item) + "\n")
     p("## 6: slow clients (slowhttptest, 1,000 connections each)\n")
-    p("Server `taskset -c 1 waiter serve --workers 1 --header-timeout T --send-timeout T` (T: 15 s quick, 30 s long, see the table); normal clients "
+    p("Server `taskset -c 1 waiter serve --workers 1 --header-timeout T --send-timeout T` (T: 25 s quick, 45 s long, see the table); normal clients "
       "`taskset -c 0 wrk -t1 -c50` on a 1 KiB file (median of 3 runs unattacked, of 3 under each attack); attackers "
       "`taskset -c 0 slowhttptest -c 1000 -r 500 -i 5` with `-H` (slowloris), `-B -s 8192` (slow body) and "
       "`-X -k 8 -n 2 -w 32 -y 64 -z 32` on a 1 MiB file (slow read); all under `flock /tmp/waiter-bench.lock`.\n")

@@ -36,9 +36,9 @@ export CARGO_TARGET_DIR=$TARGET
 LOCK=${WAITER_BENCH_LOCK:-/tmp/waiter-bench.lock}
 PORT=18680
 if [ $QUICK = 1 ]; then
-    MODE=short; SOAK_MIN=2; ATTACK_S=25; WRK_S=5; SLOW_TIMEOUT=15
+    MODE=short; SOAK_MIN=2; ATTACK_S=25; WRK_S=5; SLOW_TIMEOUT=25
 else
-    MODE=long; SOAK_MIN=10; ATTACK_S=60; WRK_S=10; SLOW_TIMEOUT=30
+    MODE=long; SOAK_MIN=10; ATTACK_S=60; WRK_S=10; SLOW_TIMEOUT=45
 fi
 OUT=$TARGET/reliability-$MODE
 if [ $QUICK = 1 ]; then
@@ -190,7 +190,8 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 # ---- 6: slow clients with slowhttptest ------------------------------------------------------
 slow_clients() {
     local url=http://127.0.0.1:$PORT/index.html
-    # Timeouts shorter than the defaults (60 s each), longer than the two wrk runs under attack.
+    # Timeouts shorter than the defaults (60 s each), longer than the 4 s + three wrk runs
+    # under attack (the slowloris attackers must still be there for the third).
     start_server --header-timeout "$SLOW_TIMEOUT" --send-timeout "$SLOW_TIMEOUT"
     fig slow server_flags "--header-timeout $SLOW_TIMEOUT --send-timeout $SLOW_TIMEOUT (defaults 60, 60)"
     fig slow scheduling "server and wrk: ${RT_HIGH:-SCHED_OTHER}; attacker: $RT_LOW"
