@@ -54,7 +54,13 @@ def fuzz_rows(work):
         secs = re.findall(r"^Done \d+ runs in (\d+) second", text, re.M)
         cov = re.findall(r"cov: (\d+)", text)
         crashed = re.search(r"==\d+==ERROR|panicked|deadly signal|Test unit written|ALARM: working on the last Unit", text)
-        verdict = "CRASH/HANG: see log" if crashed else ("ok" if execs else "incomplete")
+        if not execs:
+            # Still running (or stopped): the last status line's count of executions so far.
+            progress = re.findall(r"^#(\d+)\s", text, re.M)
+            if progress:
+                execs = [f"{progress[-1]} so far"]
+        done = bool(re.search(r"^stat::number_of_executed_units", text, re.M))
+        verdict = "CRASH/HANG: see log" if crashed else ("ok" if done else "incomplete")
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(os.path.getmtime(log)))
         rows.append((target, execs[-1] if execs else "?", rate[-1] if rate else "?",
                      secs[-1] if secs else "?", cov[-1] if cov else "?", f"{verdict} ({when})"))
