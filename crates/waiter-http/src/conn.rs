@@ -20,9 +20,8 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
 
 use waiter_loop::net::TcpStream;
 
@@ -36,18 +35,7 @@ use crate::response::{ContentRange, HeaderValue, Multipart, ResponseHead, ALLOW_
 use crate::send::{self, Body as SendBody};
 use crate::server::Worker;
 use crate::status::Status;
-
-/// Bytes a read asks for: a typical request head fits, and a pipelined
-/// batch of small ones arrives in few reads.
-pub(crate) const READ_CHUNK: usize = 4096;
-
-/// After the last response, how long the connection keeps reading (and
-/// discarding) before it closes, so that unread request bytes do not make the
-/// kernel answer with a reset that destroys the response in flight (nginx's
-/// `lingering_close`, whose `lingering_time` is 30 s). Like nginx, there is no
-/// byte cap: a client that pipelined far ahead still gets every answer it was
-/// sent; the time bounds what a hostile client can make us read.
-const LINGER_TIME: Duration = Duration::from_secs(2);
+use crate::wire::{self, ReadBuf};
 
 /// How a connection ends.
 enum Close {
@@ -79,7 +67,7 @@ pub(crate) fn serve(
         match run(&worker, &stream, peer).await {
             Ok(Close::Now) => {}
             // Boxed: rare, and idle connections need not carry its state.
-            Ok(Close::AfterResponse) => Box::pin(linger(&worker, &stream)).await,
+            Ok(Close::AfterResponse) => Box::pin(wire::linger(&worker.lp, &stream)).await,
             Err(e) => {
                 let quiet = matches!(
                     e.kind(),
@@ -106,79 +94,6 @@ impl Drop for Slot<'_> {
     }
 }
 
-/// The unconsumed bytes read from the connection.
-#[derive(Default)]
-struct ReadBuf {
-    /// INVARIANT: `start <= data.len()`; `data` is empty (unallocated) when
-    /// nothing is pending.
-    data: Vec<u8>,
-    start: usize,
-}
-
-impl ReadBuf {
-    fn pending(&self) -> &[u8] {
-        &self.data[self.start..]
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.data.len());
-        if self.start == self.data.len() {
-            *self = ReadBuf::default();
-        }
-    }
-
-    /// A buffer holding the bytes of one non-blocking read: `None` at
-    /// end-of-stream, `WouldBlock` when nothing is there.
-    fn first(worker: &Worker, stream: &TcpStream) -> io::Result<Option<ReadBuf>> {
-        let mut buf = ReadBuf::default();
-        Ok((buf.try_fill(worker, stream)? > 0).then_some(buf))
-    }
-
-    /// One non-blocking read: `Ok(0)` at end-of-stream, `WouldBlock` when
-    /// nothing is there.
-    fn try_fill(&mut self, worker: &Worker, stream: &TcpStream) -> io::Result<usize> {
-        if self.data.is_empty() {
-            let mut first = worker.scratch();
-            let n = stream.try_read(&mut first)?;
-            self.data.extend_from_slice(&first[..n]);
-            return Ok(n);
-        }
-        if self.start > 0 {
-            self.data.drain(..self.start);
-            self.start = 0;
-        }
-        let len = self.data.len();
-        self.data.resize(len + READ_CHUNK, 0);
-        let read = stream.try_read(&mut self.data[len..]);
-        self.data.truncate(len + *read.as_ref().unwrap_or(&0));
-        read
-    }
-}
-
-/// Reads more of a request, until `deadline`: `Some(true)` when bytes came,
-/// `Some(false)` when the time ran out, `None` at end-of-stream.
-async fn read_more(
-    worker: &Worker,
-    stream: &TcpStream,
-    timer: &Deadline,
-    buf: &mut ReadBuf,
-    deadline: Instant,
-) -> io::Result<Option<bool>> {
-    loop {
-        match buf.try_fill(worker, stream) {
-            Ok(0) => return Ok(None),
-            Ok(_) => return Ok(Some(true)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                match timer.readable(stream, When::At(deadline), false).await {
-                    Ok(ready) => ready?,
-                    Err(_) => return Ok(Some(false)),
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 /// The connection between requests: all an idle keep-alive connection's
 /// task holds is this function's small state (no buffer, no timer).
 #[allow(clippy::manual_async_fn)]
@@ -200,7 +115,7 @@ fn run<'a>(
                     return Ok(Close::Now);
                 }
                 // Decided before the wait, so that nothing of the read outlives it.
-                match ReadBuf::first(worker, stream) {
+                match ReadBuf::first(&worker.scratch, stream) {
                     Ok(Some(buf)) => break buf,
                     Ok(None) => return Ok(Close::Now),
                     Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
@@ -264,7 +179,8 @@ async fn requests(
                     if let Body::Length(mut left) = body {
                         while left > 0 {
                             if buf.pending().is_empty()
-                                && read_more(worker, stream, timer, buf, deadline).await? != Some(true)
+                                && wire::read_more(&worker.scratch, stream, timer, buf, deadline).await?
+                                    != Some(true)
                             {
                                 return Ok(Some(Close::Now));
                             }
@@ -275,7 +191,7 @@ async fn requests(
                     }
                     break;
                 }
-                Ok(None) => match read_more(worker, stream, timer, buf, deadline).await? {
+                Ok(None) => match wire::read_more(&worker.scratch, stream, timer, buf, deadline).await? {
                     Some(true) => {}
                     Some(false) => {
                         return unparsed(worker, stream, buf, conn.peer, Status::REQUEST_TIMEOUT).await;
@@ -373,15 +289,8 @@ async fn respond(worker: &Worker, stream: &TcpStream, head: &Head<'_>, served: u
 
 /// The slash form of a directory's path, percent-encoded, with the query kept.
 fn location(path: &CleanPath, target: &str) -> HeaderValue {
-    let mut out = String::from("/");
-    for segment in path.segments() {
-        for &b in segment.as_bytes() {
-            if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
-                out.push(b as char);
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
+    let mut out = path.to_target();
+    if !out.ends_with('/') {
         out.push('/');
     }
     if let Some(query) = target.find('?').map(|i| &target[i..]) {
@@ -389,7 +298,7 @@ fn location(path: &CleanPath, target: &str) -> HeaderValue {
             out.push_str(query);
         }
     }
-    // Only ASCII pushed above, and the query was checked: this cannot fail.
+    // `to_target` is plain ASCII and the query was checked: this cannot fail.
     HeaderValue::new(out).unwrap_or(HeaderValue::from_static("/"))
 }
 
@@ -560,23 +469,4 @@ async fn send_ranges(
         }
     };
     send::send(&worker.lp, stream, config.send_timeout, &out, body).await
-}
-
-/// Closes after a final response: shut down writing so the client reads
-/// end-of-stream, then read and discard what it still sends for a while.
-async fn linger(worker: &Worker, stream: &TcpStream) {
-    if stream.shutdown(Shutdown::Write).is_err() {
-        return;
-    }
-    let deadline = Instant::now() + LINGER_TIME;
-    // On the heap: an array here would sit in every connection's future, idle ones included.
-    let mut sink = vec![0u8; 16 * 1024];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Ok(read) = worker.lp.timeout(left, stream.read(&mut sink)) else { return };
-        match read.await {
-            Ok(Ok(n)) if n > 0 => {}
-            _ => return,
-        }
-    }
 }

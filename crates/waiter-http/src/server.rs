@@ -44,8 +44,9 @@ pub(crate) struct Worker {
     date: RefCell<DateCache>,
     /// `(loop time, wall-clock time)` read together; see [`Worker::system_now`].
     clock: Cell<(Instant, SystemTime)>,
-    /// See [`Worker::scratch`].
-    scratch: RefCell<Box<[u8]>>,
+    /// The buffer for the first read of a request, shared by the worker's
+    /// connections (see [`crate::wire::Scratch`]).
+    pub(crate) scratch: crate::wire::Scratch,
     /// Set once the server is stopping (by [`Worker::stop`]).
     pub(crate) shutdown: Latch,
     /// The connections' timeouts, and their idle waits that stopping ends.
@@ -86,12 +87,6 @@ impl Worker {
                 wall
             }
         }
-    }
-
-    /// A scratch buffer for the first read of a request, so that the read
-    /// needs neither a zeroed stack array nor an allocation when it finds nothing.
-    pub(crate) fn scratch(&self) -> std::cell::RefMut<'_, Box<[u8]>> {
-        self.scratch.borrow_mut()
     }
 
     /// Starts stopping: the accept loop and every idle connection end.
@@ -147,7 +142,7 @@ impl Server {
             cache: FileCache::default(),
             date: RefCell::new(DateCache::new(now)),
             clock: Cell::new((lp.now(), now)),
-            scratch: RefCell::new(vec![0; crate::conn::READ_CHUNK].into_boxed_slice()),
+            scratch: crate::wire::Scratch::new(),
             shutdown: Latch::default(),
             deadlines: Rc::default(),
             closed: Rc::default(),

@@ -1,8 +1,8 @@
 //! Reading requests off a connection and the lingering close after the
 //! last response: the socket side that every HTTP/1.1 connection task needs.
 //!
-//! Used by the handler server ([`crate::app`]); it holds what `conn.rs` (the
-//! static server) does in the same way, so both can share it. What it keeps
+//! Shared by the static server (`conn.rs`) and the handler server
+//! ([`crate::app`]), which read and close in the same way. What it keeps
 //! small is an idle keep-alive connection: a [`ReadBuf`] owns no heap while
 //! nothing is pending, a read that may find nothing goes through one
 //! [`Scratch`] buffer per loop instead of an allocation or a zeroed stack
