@@ -45,7 +45,7 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use waiter_loop::net::{ListenOptions, TcpListener, TcpStream};
-use waiter_loop::{Loop, Timer};
+use waiter_loop::{yield_to_loop, Loop, Timer};
 
 use crate::deadline::{Deadline, Deadlines, When};
 use crate::request::{self, Body, Limits, Version};
@@ -398,23 +398,6 @@ where
             return Ok(Close::AfterResponse);
         }
     }
-}
-
-/// Lets the loop poll for I/O and run its timers before this task goes on:
-/// the task continues from the check phase of this tick (a microtask-queue
-/// yield would not do, the queue is drained before the loop polls again).
-async fn yield_to_loop(lp: &Loop) {
-    let mut queued = false;
-    poll_fn(|cx| {
-        if queued {
-            return Poll::Ready(());
-        }
-        queued = true;
-        let waker = cx.waker().clone();
-        lp.set_immediate(move |_| waker.wake());
-        Poll::Pending
-    })
-    .await
 }
 
 /// The head of `response`: status line, the server's headers, the handler's.

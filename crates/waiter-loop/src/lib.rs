@@ -50,7 +50,7 @@ pub use poller::{Backend, Interest, Readiness};
 pub use remote::Handle;
 pub use signal::{block_signals, Signal, SignalWatch, Signals};
 pub use sys::{nofile_limit, open_beneath, set_nofile_limit};
-pub use task::{yield_now, JoinHandle};
+pub use task::{yield_now, yield_to_loop, JoinHandle};
 pub use time::{Elapsed, Sleep, Timeout};
 pub use timer::Timer;
 pub use watch::Watch;

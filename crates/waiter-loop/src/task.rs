@@ -354,6 +354,25 @@ impl<T> std::fmt::Debug for JoinHandle<T> {
     }
 }
 
+/// Yields to the loop: the task resumes from the check phase, as an
+/// immediate, after the loop has polled for I/O once, so what this task does
+/// in a burst (accepting a queue of connections, answering a pipelined batch)
+/// cannot hold back other connections' events. Node's `await new
+/// Promise(r => setImmediate(r))`; [`yield_now`] only lets other microtasks run.
+pub async fn yield_to_loop(lp: &Loop) {
+    let mut queued = false;
+    std::future::poll_fn(|cx| {
+        if queued {
+            return Poll::Ready(());
+        }
+        queued = true;
+        let waker = cx.waker().clone();
+        lp.set_immediate(move |_| waker.wake());
+        Poll::Pending
+    })
+    .await
+}
+
 /// Yields once: the task goes to the back of the microtask queue.
 pub async fn yield_now() {
     let mut yielded = false;

@@ -169,3 +169,32 @@ fn one_reader_at_a_time() {
         assert_eq!(first.await.unwrap(), b"first", "the first reader still gets the data");
     });
 }
+
+/// A queue of connections larger than the accept budget is taken in slices:
+/// an immediate queued before accepting starts runs while some are still
+/// queued (the accept task yielded to the loop), and every one is accepted.
+#[test]
+fn a_burst_of_connections_is_accepted_in_slices() {
+    const BURST: usize = 300;
+    let lp = Loop::new().unwrap();
+    let listener = TcpListener::bind(&lp, localhost()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Connected by the kernel before the loop runs: the whole burst is queued.
+    let clients: Vec<_> = (0..BURST).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+    let accepted = Rc::new(Cell::new(0usize));
+    let seen_by_immediate = Rc::new(Cell::new(None));
+    let (count, seen) = (accepted.clone(), seen_by_immediate.clone());
+    lp.set_immediate(move |_| seen.set(Some(count.get())));
+    let count = accepted.clone();
+    run(&lp, async move {
+        let mut conns = Vec::new();
+        while conns.len() < BURST {
+            conns.push(listener.accept().await.unwrap());
+            count.set(conns.len());
+        }
+    });
+    drop(clients);
+    assert_eq!(accepted.get(), BURST);
+    let seen = seen_by_immediate.get().expect("the immediate ran");
+    assert!(seen > 0 && seen < BURST, "the immediate saw {seen} of {BURST} accepted: no yield in between");
+}

@@ -37,7 +37,7 @@
 //!
 //! The spare costs one descriptor per listener (libuv keeps one per loop).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
@@ -54,6 +54,15 @@ use crate::sys::net::{SockAddr, SockOpt, SockType};
 /// up. nginx pauses 500 ms; libuv, which only sheds, does not pause.
 pub(crate) const PAUSE: Duration = Duration::from_millis(100);
 
+/// How many connections one accept task takes in a row before it yields to
+/// the loop (see [`crate::yield_to_loop`]): a burst of thousands of queued
+/// connections is taken in slices, between which the loop polls and the
+/// connections already accepted (and everyone else) are served, instead of
+/// in one callback that holds every other event back for the whole burst.
+/// nginx takes one connection per readiness event unless `multi_accept` is
+/// on; libuv takes the whole queue.
+pub(crate) const ACCEPT_BUDGET: u32 = 64;
+
 /// Turns an accepted descriptor and its peer's address into a connection.
 pub(crate) type MakeConnection<T> = fn(&Loop, OwnedFd, SockAddr) -> io::Result<T>;
 
@@ -64,6 +73,9 @@ pub(crate) struct Acceptor {
     /// The reserved descriptor that shedding spends; `None` when it could not
     /// be (re)opened, until the queue is next found empty with room for it.
     spare: RefCell<Option<OwnedFd>>,
+    /// Connections taken since the queue was last empty or the task last
+    /// yielded; see [`ACCEPT_BUDGET`].
+    streak: Cell<u32>,
 }
 
 impl Acceptor {
@@ -86,7 +98,7 @@ impl Acceptor {
     /// Adopts `fd`, a non-blocking socket that is already listening.
     pub(crate) fn new(lp: &Loop, fd: OwnedFd) -> io::Result<Acceptor> {
         let io = SocketIo::new(lp, fd)?;
-        Ok(Acceptor { io, spare: RefCell::new(sys::open_dev_null().ok()) })
+        Ok(Acceptor { io, spare: RefCell::new(sys::open_dev_null().ok()), streak: Cell::new(0) })
     }
 
     pub(crate) fn io(&self) -> &SocketIo {
@@ -106,13 +118,23 @@ impl Acceptor {
     }
 
     async fn accept_raw(&self) -> io::Result<(OwnedFd, SockAddr)> {
+        if self.streak.get() >= ACCEPT_BUDGET {
+            self.streak.set(0);
+            crate::yield_to_loop(&self.io.loop_()?).await;
+        }
         let turn = self.io.turn(Interest::READABLE)?;
         loop {
             self.io.wait(&turn).await?;
             match self.io.try_io(Interest::READABLE, sys::net::accept) {
-                Ok(conn) => return Ok(conn),
+                Ok(conn) => {
+                    self.streak.set(self.streak.get() + 1);
+                    return Ok(conn);
+                }
                 // The queue is empty: wait for the next connection.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.reserve(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.streak.set(0);
+                    self.reserve();
+                }
                 Err(e) if failed_while_queued(&e) => {}
                 Err(e) => match e.raw_os_error() {
                     Some(libc::EMFILE | libc::ENFILE) if self.shed() => {}
