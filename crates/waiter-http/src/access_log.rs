@@ -304,17 +304,19 @@ pub fn local_time(secs: u64) -> String {
 }
 
 /// What [`Worker::write_head`] saw for the request being answered.
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 pub(crate) struct Seen {
-    status: Cell<Option<Status>>,
-    head_bytes: Cell<u64>,
-    content_length: Cell<u64>,
+    status: Option<Status>,
+    head_bytes: u64,
+    content_length: u64,
 }
 
 thread_local! {
-    /// The request being polled on this thread, so `write_head` can tell it
-    /// its status without threading a context through every responder.
-    static CURRENT: RefCell<Option<Rc<Seen>>> = const { RefCell::new(None) };
+    /// What the request being polled on this thread has seen, so `write_head`
+    /// can tell it its status without threading a context through every
+    /// responder. [`Scoped`] moves a request's value in before each poll and
+    /// back out after it: no allocation, no reference count per request.
+    static CURRENT: Cell<Option<Seen>> = const { Cell::new(None) };
 }
 
 /// Logs the answer to a request that never parsed (400, 408, 414, 431,
@@ -334,22 +336,18 @@ const MAX_UNPARSED_LINE: usize = 2048;
 
 /// Called by [`Worker::write_head`] with every response head it writes.
 pub(crate) fn saw_head(worker: &Worker, response: &ResponseHead<'_>, head_bytes: usize) {
-    let seen = CURRENT.with(|c| c.borrow().clone());
     let content_length = response.content_length.unwrap_or(0);
-    match seen {
-        Some(seen) => {
-            seen.status.set(Some(response.status));
-            seen.head_bytes.set(head_bytes as u64);
-            seen.content_length.set(content_length);
-        }
+    let seen = Seen { status: Some(response.status), head_bytes: head_bytes as u64, content_length };
+    let inside_a_request = CURRENT.with(|c| c.replace(c.get().map(|_| seen)).is_some());
+    if !inside_a_request {
         // Answers outside a parsed request (400, 408): count them here.
-        None => worker.stats.responded(response.status, head_bytes as u64 + content_length),
+        worker.stats.responded(response.status, head_bytes as u64 + content_length);
     }
 }
 
 /// Runs `respond` (the answer to `head`) as one request: counted for the
 /// status page, logged when it completes.
-pub(crate) async fn request<F: Future<Output = io::Result<bool>>>(
+pub(crate) async fn request<F: Future<Output = io::Result<bool>> + Unpin>(
     worker: &Worker,
     peer: Option<SocketAddr>,
     head: &Head<'_>,
@@ -357,12 +355,13 @@ pub(crate) async fn request<F: Future<Output = io::Result<bool>>>(
 ) -> io::Result<bool> {
     worker.stats.request_started();
     let entry = worker.log.as_ref().map(|log| Entry::new(peer, head, log.config.format));
-    let seen = Rc::new(Seen::default());
-    let result = Scoped { seen: seen.clone(), inner: std::pin::pin!(respond) }.await;
+    let mut scoped = std::pin::pin!(Scoped { seen: Seen::default(), inner: respond });
+    let result = scoped.as_mut().await;
+    let seen = scoped.seen;
     worker.stats.request_finished();
-    if let Some(status) = seen.status.get() {
-        let body = if head.method == Method::Head { 0 } else { seen.content_length.get() };
-        worker.stats.responded(status, seen.head_bytes.get() + body);
+    if let Some(status) = seen.status {
+        let body = if head.method == Method::Head { 0 } else { seen.content_length };
+        worker.stats.responded(status, seen.head_bytes + body);
         // nginx logs a response cut short too; here the bytes are the ones
         // promised, as the send error carries no count.
         if let (Some(log), Some(entry)) = (&worker.log, &entry) {
@@ -372,19 +371,20 @@ pub(crate) async fn request<F: Future<Output = io::Result<bool>>>(
     result
 }
 
-/// Sets [`CURRENT`] around every poll of `inner`.
-struct Scoped<'a, F> {
-    seen: Rc<Seen>,
-    inner: Pin<&'a mut F>,
+/// Sets [`CURRENT`] around every poll of `inner`, and keeps what the poll saw.
+struct Scoped<F> {
+    seen: Seen,
+    inner: F,
 }
 
-impl<F: Future> Future for Scoped<'_, F> {
+impl<F: Future + Unpin> Future for Scoped<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let previous = CURRENT.with(|c| c.replace(Some(self.seen.clone())));
-        let out = self.inner.as_mut().poll(cx);
-        CURRENT.with(|c| *c.borrow_mut() = previous);
+        let previous = CURRENT.with(|c| c.replace(Some(self.seen)));
+        let out = Pin::new(&mut self.inner).poll(cx);
+        let seen = CURRENT.with(|c| c.replace(previous));
+        self.seen = seen.unwrap_or(self.seen);
         out
     }
 }
