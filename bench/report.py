@@ -191,9 +191,16 @@ def api(raw, out_dir):
     w("## Machine and noise")
     w("")
     L.extend(machine_lines(m))
-    w(f"- scheduling: server and load generator run under `{m.get('rt', 'none')}` (SCHED_FIFO) so"
-      " that other sessions' CPU use on this shared 2-core machine does not sit in every wake-up;"
-      " without it waiter measured 11k instead of 41k req/s at 1,000 connections")
+    rt = m.get("rt", "none")
+    if rt.startswith("chrt"):
+        w(f"- scheduling: server and load generator run under `{rt}` (SCHED_FIFO), so that other"
+          " sessions' CPU use on this shared 2-core machine does not sit in every wake-up; this"
+          " understates Node, whose GC threads cannot preempt its busy main thread at equal FIFO"
+          " priority on one CPU (Node 10.4–13.0k req/s at FIFO vs 15.7–19.6k at nice -20, side by"
+          " side): its ratios on this page flatter waiter")
+    else:
+        w(f"- scheduling: server and load generator run under `{rt}` (normal scheduling; SCHED_FIFO"
+          " is `BENCH_RT=fifo`, unfair to Node's helper threads: see bench/api/run.sh)")
     other = [r["other1"] for r in runs]
     loads = [r["load"] for r in runs]
     w(f"- CPU 1 (the servers' core) busy with other work during runs: {fmt_span(other, lambda v: v * 100, 0, '%')}"

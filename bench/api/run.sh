@@ -11,10 +11,14 @@
 #       --quick: connections 1000 10000, 2 s runs, 3 rounds, waiter load at 1000 (~1.5 min)
 #
 # Each server runs pinned to CPU 1 (taskset -c 1), the load generator to CPU 0, both at
-# real-time priority SCHED_FIFO 10 (chrt -f 10) unless BENCH_RT=0: on a shared machine a
-# CFS-scheduled server waits milliseconds behind other sessions' compilers at every wake-up,
-# which measured the neighbours, not the server (waiter at 1,000 connections: 11k req/s
-# without, 41k with). The kernel's RT throttling still leaves 5% of each second to others.
+# nice -20 (BENCH_RT=nice, the default). BENCH_RT=fifo runs them at SCHED_FIFO 10 instead,
+# which keeps a busy neighbour out of every wake-up on a shared machine (waiter at 1,000
+# connections: 11k req/s at nice 0 beside other sessions' compilers, 41k at FIFO) but is
+# unfair to Node: its GC and platform threads, pinned to the same CPU at the same FIFO
+# priority, cannot preempt the busy main thread, which then stalls waiting for them
+# (measured side by side on a quiet machine, 5 s wrk runs: Node 10.4-13.0k req/s at FIFO,
+# 15.7-19.6k at nice -20; waiter 38.9-43.2k and 32.8-39.7k). So the default is nice, on a
+# machine kept quiet; the report says which was used. BENCH_RT=0: neither.
 # Every run starts a fresh server, warmed up by 1 s of wrk at 100 connections. Per run: wrk's requests/s and p50/p99, the server's CPU
 # seconds (utime+stime from /proc/PID/stat), VmRSS and thread count sampled near the end of
 # the run (under load), VmHWM, CPU 1's busy time not charged to the server, the load average.
@@ -49,8 +53,12 @@ declare -A PORT=([thread]=18200 [waiter]=18201 [node]=18202)
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 OUT=$TARGET/api-bench
 RAW=$OUT/api.raw
-RT=()
-[ "${BENCH_RT:-1}" = 1 ] && RT=(chrt -f 10)
+case ${BENCH_RT:-nice} in
+    nice) RT=(nice -n -20) ;;
+    fifo | 1) RT=(chrt -f 10) ;;
+    0 | none) RT=() ;;
+    *) echo "api/run.sh: BENCH_RT must be nice, fifo or 0" >&2; exit 2 ;;
+esac
 
 for tool in wrk taskset node python3 cargo; do
     command -v $tool >/dev/null || { echo "api/run.sh: $tool missing (bench/run installs it)" >&2; exit 1; }
