@@ -329,11 +329,7 @@ impl SockOpt {
 /// Turns `opt` on or off.
 pub(crate) fn set_opt(fd: BorrowedFd<'_>, opt: SockOpt, on: bool) -> io::Result<()> {
     let (level, name) = opt.level_and_name();
-    let value = libc::c_int::from(on);
-    let len = mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `value` is a live c_int passed with its size; the kernel copies it.
-    cvt(unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, (&value as *const libc::c_int).cast(), len) })
-        .map(drop)
+    setsockopt_int(fd, level, name, libc::c_int::from(on))
 }
 
 /// The sized socket options the loop's sockets set.
@@ -349,6 +345,15 @@ pub(crate) fn set_int_opt(fd: BorrowedFd<'_>, opt: IntOpt, value: libc::c_int) -
     let (level, name) = match opt {
         IntOpt::NotSentLowat => (libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT),
     };
+    setsockopt_int(fd, level, name, value)
+}
+
+fn setsockopt_int(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
     let len = mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `value` is a live c_int passed with its size; the kernel copies it.
     cvt(unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, (&value as *const libc::c_int).cast(), len) })
