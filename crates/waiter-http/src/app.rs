@@ -52,7 +52,7 @@ use crate::request::{self, Body, Limits, Version};
 use crate::response::{DateCache, HeaderValue, ResponseHead};
 use crate::send::{self, Body as SendBody};
 use crate::status::Status;
-use crate::wire::{self, ReadBuf, Scratch};
+use crate::wire::{self, Close, ReadBuf, Scratch};
 
 /// Limits and timeouts of an [`App`].
 #[derive(Clone, Debug)]
@@ -250,14 +250,6 @@ impl<H> std::fmt::Debug for App<H> {
     }
 }
 
-/// How a connection ends.
-enum Close {
-    /// The client went away, or stayed idle too long: just close.
-    Now,
-    /// The server ended it after a response: shut down writing, drain, close.
-    AfterResponse,
-}
-
 /// Serves one connection until it closes.
 // Not `async fn`: a fn's arguments would be stored twice in the future (as
 // arguments and as moved-in locals), and every connection holds this future.
@@ -273,9 +265,7 @@ where
         let _ = stream.set_nodelay(true);
         let timer = shared.deadlines.register();
         match exchange(&shared, &stream, &timer).await {
-            Ok(Close::Now) => {}
-            // Boxed: rare, and no connection need carry its state before.
-            Ok(Close::AfterResponse) => Box::pin(wire::linger(&shared.lp, &stream)).await,
+            Ok(close) => close.finish(&shared.lp, &stream).await,
             Err(e) => {
                 if !matches!(
                     e.kind(),

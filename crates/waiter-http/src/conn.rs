@@ -35,15 +35,7 @@ use crate::response::{ContentRange, HeaderValue, Multipart, ResponseHead, ALLOW_
 use crate::send::{self, Body as SendBody};
 use crate::server::Worker;
 use crate::status::Status;
-use crate::wire::{self, ReadBuf};
-
-/// How a connection ends.
-enum Close {
-    /// The peer went away, or stayed idle too long: just close.
-    Now,
-    /// The server ended it after a response: shut down writing, drain, close.
-    AfterResponse,
-}
+use crate::wire::{self, Close, ReadBuf};
 
 /// Serves `stream` (from `peer`, known only when the access log needs it:
 /// boxed so that idle connections stay small) until it closes; the worker's connection
@@ -65,9 +57,7 @@ pub(crate) fn serve(
         let _ = stream.set_nodelay(true);
         let _ = stream.set_notsent_lowat(send::NOTSENT_LOWAT);
         match run(&worker, &stream, peer).await {
-            Ok(Close::Now) => {}
-            // Boxed: rare, and idle connections need not carry its state.
-            Ok(Close::AfterResponse) => Box::pin(wire::linger(&worker.lp, &stream)).await,
+            Ok(close) => close.finish(&worker.lp, &stream).await,
             Err(e) => {
                 let quiet = matches!(
                     e.kind(),

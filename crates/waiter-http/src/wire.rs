@@ -127,10 +127,29 @@ pub(crate) async fn read_more(
     }
 }
 
+/// How a connection ends.
+pub(crate) enum Close {
+    /// The peer went away, or stayed idle too long: just close.
+    Now,
+    /// The server ended it after a response: shut down writing, drain, close.
+    AfterResponse,
+}
+
+impl Close {
+    /// Ends the connection this way (the descriptor itself closes when the
+    /// stream is dropped).
+    pub(crate) async fn finish(self, lp: &Loop, stream: &TcpStream) {
+        if let Close::AfterResponse = self {
+            // Boxed: rare, and no connection need carry its state before.
+            Box::pin(linger(lp, stream)).await;
+        }
+    }
+}
+
 /// Closes after a final response: shut down writing so the client reads
 /// end-of-stream, then read and discard what it still sends, for
 /// [`LINGER_TIME`] at most.
-pub(crate) async fn linger(lp: &Loop, stream: &TcpStream) {
+async fn linger(lp: &Loop, stream: &TcpStream) {
     if stream.shutdown(Shutdown::Write).is_err() {
         return;
     }
