@@ -6,7 +6,8 @@
 //!     curl -d '{"name":"Ada","email":"ada@example.com"}' localhost:8080/users
 //!     curl localhost:8080/slow                  # SELECT pg_sleep(0.02), the seed's 20 ms query
 //!
-//! Routes: `GET /users/{id}` → the row as JSON or 404; `POST /users` with a
+//! Routes: `GET /users/{id}` → the row as JSON or 404 (the lookups of
+//! concurrent requests pipelined on one shared connection); `POST /users` with a
 //! JSON body `{"name": ..., "email": ...}` → 201 and the new row (bad JSON →
 //! 400 with a message); `GET /slow` → 20 ms in PostgreSQL; `GET /pool` → the
 //! pool's metrics. The database URL is `--db`, else `$WAITER_PG_URL`, else
@@ -92,7 +93,7 @@ async fn route(pool: &Pool, req: Request) -> Result<Response, Error> {
         ("GET", "/pool") => {
             let s = pool.status();
             let body = serde_json::json!({
-                "size": s.size, "in_use": s.in_use, "idle": s.idle, "waiting": s.waiting,
+                "size": s.size, "in_use": s.in_use, "idle": s.idle, "waiting": s.waiting, "shared": s.shared,
                 "connects": s.connects, "connect_failures": s.connect_failures,
                 "discarded": s.discarded, "timeouts": s.timeouts,
             });
@@ -104,7 +105,10 @@ async fn route(pool: &Pool, req: Request) -> Result<Response, Error> {
             let Ok(id) = path["/users/".len()..].parse::<i64>() else {
                 return Ok(json_error(Status::NOT_FOUND, "no such user"));
             };
-            let client = pool.get().await?;
+            // A short lookup without session state: pipelined with the other
+            // requests' lookups on a shared connection (Pool::get_shared), so
+            // one backend answers them back to back.
+            let client = pool.get_shared().await?;
             let row = client
                 .query_opt("SELECT id, name, email, created_at FROM users WHERE id = $1", &[&id])
                 .await?;

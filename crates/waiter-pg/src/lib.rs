@@ -16,7 +16,8 @@
 //!   json/jsonb through serde with the `serde` feature (on by default): `Json<T>`.
 //! - [`Transaction`], [`CopyIn`], timeouts that send a real `CancelRequest`.
 //! - [`Pool`]: a bounded pool with a FIFO wait queue, health checks,
-//!   reconnection with backoff and metrics.
+//!   reconnection with backoff and metrics; [`Pool::get_shared`] pipelines
+//!   many callers' short queries on one of its connections.
 //!
 //! # Examples
 //!
@@ -46,6 +47,7 @@ mod error;
 pub mod fuzzing;
 #[cfg(feature = "serde")]
 mod json;
+mod lane;
 mod pool;
 mod row;
 mod statement;
@@ -61,6 +63,7 @@ pub use driver::Notification;
 pub use error::{ColumnError, DbError, Error, ParamError, Result};
 #[cfg(feature = "serde")]
 pub use json::Json;
+pub use lane::SharedClient;
 pub use pool::{Pool, PoolOptions, PoolStatus, PooledClient};
 pub use row::{Column, Row, RowIndex};
 pub use statement::Statement;

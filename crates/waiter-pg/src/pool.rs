@@ -22,6 +22,7 @@ use crate::client::{current_loop, Client};
 use crate::config::Config;
 use crate::connect::connect_with;
 use crate::error::Error;
+use crate::lane::Lanes;
 
 /// How a [`Pool`] behaves.
 #[derive(Debug, Clone)]
@@ -38,6 +39,9 @@ pub struct PoolOptions {
     pub backoff_start: Duration,
     /// Longest pause between connect attempts (default 1 s).
     pub backoff_max: Duration,
+    /// Most connections [`Pool::get_shared`] shares among its callers at
+    /// once (default 1; 0 counts as 1). They are part of `max_size`.
+    pub shared_connections: usize,
 }
 
 impl Default for PoolOptions {
@@ -48,6 +52,7 @@ impl Default for PoolOptions {
             health_check_after: Duration::from_secs(30),
             backoff_start: Duration::from_millis(10),
             backoff_max: Duration::from_secs(1),
+            shared_connections: 1,
         }
     }
 }
@@ -63,6 +68,8 @@ pub struct PoolStatus {
     pub idle: usize,
     /// Callers waiting for a connection.
     pub waiting: usize,
+    /// Connections [`Pool::get_shared`] shares now, or is opening (counted in `in_use`).
+    pub shared: usize,
     /// Connections opened so far.
     pub connects: u64,
     /// Connect attempts that failed.
@@ -115,6 +122,8 @@ struct Inner {
     /// while anyone waits: a checkout costs no timer of its own.
     expiry: RefCell<Option<Timer>>,
     stats: Cell<PoolStatus>,
+    /// The connections `get_shared` hands out.
+    lanes: Lanes,
 }
 
 /// A pool of connections to one server. Cheap to clone; all clones share it.
@@ -160,6 +169,7 @@ impl Pool {
             waiting: Cell::new(0),
             expiry: RefCell::new(None),
             stats: Cell::new(PoolStatus::default()),
+            lanes: Lanes::default(),
         }))
     }
 
@@ -172,8 +182,17 @@ impl Pool {
             in_use: inner.in_use.get(),
             idle,
             waiting: inner.waiting.get(),
+            shared: inner.lanes.len(),
             ..inner.stats.get()
         }
+    }
+
+    pub(crate) fn options(&self) -> &PoolOptions {
+        &self.0.options
+    }
+
+    pub(crate) fn lanes(&self) -> &Lanes {
+        &self.0.lanes
     }
 
     fn count(&self, update: impl FnOnce(&mut PoolStatus)) {

@@ -218,3 +218,135 @@ fn many_waiters_time_out_together() {
         pool.get().await.unwrap();
     });
 }
+
+/// Starts `n` tasks that each take a shared connection and report its backend.
+fn shared_pids(pool: &Pool, n: usize, sql: &'static str) -> Vec<waiter_loop::JoinHandle<i32>> {
+    let lp = waiter_loop::Loop::current().unwrap();
+    (0..n)
+        .map(|_| {
+            let pool = pool.clone();
+            lp.spawn(async move {
+                let client = pool.get_shared().await.unwrap();
+                client.query_one(sql, &[]).await.unwrap().get::<i32>(0)
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn shared_callers_pipeline_on_one_connection() {
+    run(async {
+        let pool = pool(4, Duration::from_secs(10));
+        let handles = shared_pids(&pool, 40, "SELECT pg_backend_pid() FROM pg_sleep(0.001)");
+        waiter_loop::sleep(Duration::from_millis(1)).unwrap().await;
+        assert_eq!(pool.status().shared, 1);
+        let mut pids = std::collections::HashSet::new();
+        for h in handles {
+            pids.insert(h.await);
+        }
+        assert_eq!(pids.len(), 1, "{pids:?}");
+        // The last caller gave the connection back.
+        let status = pool.status();
+        assert_eq!((status.shared, status.in_use, status.idle, status.connects), (0, 0, 1, 1), "{status:?}");
+    });
+}
+
+#[test]
+fn a_second_shared_connection_opens_once_the_first_is_crowded() {
+    run(async {
+        let pool =
+            Pool::new(config(), PoolOptions { max_size: 4, shared_connections: 2, ..Default::default() });
+        // 32 callers fill the first connection; the next 8 go to a second.
+        let handles = shared_pids(&pool, 40, "SELECT pg_backend_pid() FROM pg_sleep(0.001)");
+        let mut pids = std::collections::HashSet::new();
+        for h in handles {
+            pids.insert(h.await);
+        }
+        assert_eq!(pids.len(), 2, "{pids:?}");
+        assert_eq!(pool.status().connects, 2);
+    });
+}
+
+#[test]
+fn a_shared_connection_counts_against_the_pool_until_its_last_caller_is_done() {
+    run(async {
+        let pool = pool(1, Duration::from_millis(100));
+        let a = pool.get_shared().await.unwrap();
+        let b = pool.get_shared().await.unwrap();
+        assert_eq!(a.process_id(), b.process_id());
+        assert!(matches!(pool.get().await, Err(Error::PoolTimeout)));
+        drop(a);
+        assert!(matches!(pool.get().await, Err(Error::PoolTimeout)));
+        let pid = b.process_id();
+        drop(b);
+        let status = pool.status();
+        assert_eq!((status.shared, status.in_use, status.idle), (0, 0, 1), "{status:?}");
+        assert_eq!(pool.get().await.unwrap().process_id(), pid);
+    });
+}
+
+#[test]
+fn a_broken_shared_connection_takes_no_new_callers() {
+    run(async {
+        let pool = pool(2, Duration::from_secs(10));
+        let first = pool.get_shared().await.unwrap();
+        let killer = connect().await;
+        killer.query_one("SELECT pg_terminate_backend($1)", &[&first.process_id()]).await.unwrap();
+        assert!(first.query("SELECT 1", &[]).await.is_err());
+        // Still held, but broken: a new caller gets a new connection.
+        let second = pool.get_shared().await.unwrap();
+        assert_ne!(second.process_id(), first.process_id());
+        assert_eq!(second.query_one("SELECT 1", &[]).await.unwrap().get::<i32>(0), 1);
+        drop(first);
+        drop(second);
+        let status = pool.status();
+        assert_eq!((status.discarded, status.size, status.idle, status.shared), (1, 1, 1, 0), "{status:?}");
+    });
+}
+
+#[test]
+fn shared_callers_get_the_one_failed_checkouts_error() {
+    run(async {
+        let cfg: waiter_pg::Config = common::url("waiter_scram", Some("wrong")).parse().unwrap();
+        let pool = Pool::new(cfg, PoolOptions { max_size: 2, ..Default::default() });
+        let lp = waiter_loop::Loop::current().unwrap();
+        let handles: Vec<_> = (0..5)
+            .map(|_| {
+                let pool = pool.clone();
+                lp.spawn(async move { pool.get_shared().await.unwrap_err().code().map(str::to_string) })
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.await.as_deref(), Some("28P01"));
+        }
+        let status = pool.status();
+        assert_eq!((status.connect_failures, status.shared), (1, 0), "{status:?}");
+    });
+}
+
+#[test]
+fn a_shared_caller_waiting_on_an_abandoned_opening_opens_it_again() {
+    run(async {
+        let pool = pool(1, Duration::from_secs(10));
+        let lp = waiter_loop::Loop::current().unwrap();
+        let held = pool.get().await.unwrap();
+        let pid = held.process_id();
+        // The opener waits for the only connection, then gives up.
+        let opener = {
+            let pool = pool.clone();
+            lp.spawn(async move {
+                waiter_loop::timeout(Duration::from_millis(30), pool.get_shared()).unwrap().await.is_err()
+            })
+        };
+        let joiner = {
+            let pool = pool.clone();
+            lp.spawn(async move { pool.get_shared().await.map(|c| c.process_id()) })
+        };
+        assert!(opener.await, "the opener should have given up");
+        assert_eq!(pool.status().shared, 1, "the joiner opens the connection afresh");
+        drop(held);
+        assert_eq!(joiner.await.unwrap(), pid);
+        let status = pool.status();
+        assert_eq!((status.shared, status.in_use, status.idle, status.waiting), (0, 0, 1, 0), "{status:?}");
+    });
+}
