@@ -53,12 +53,7 @@ declare -A PORT=([thread]=18200 [waiter]=18201 [node]=18202)
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 OUT=$TARGET/api-bench
 RAW=$OUT/api.raw
-case ${BENCH_RT:-nice} in
-    nice) RT=(nice -n -20) ;;
-    fifo | 1) RT=(chrt -f 10) ;;
-    0 | none) RT=() ;;
-    *) echo "api/run.sh: BENCH_RT must be nice, fifo or 0" >&2; exit 2 ;;
-esac
+. "$REPO/bench/api/sched.sh"
 
 for tool in wrk taskset node python3 cargo; do
     command -v $tool >/dev/null || { echo "api/run.sh: $tool missing (bench/run installs it)" >&2; exit 1; }
