@@ -172,7 +172,7 @@ impl Shared {
     /// read past the startup's `ReadyForQuery`.
     pub(crate) fn start(self: &Rc<Self>, lp: &waiter_loop::Loop, buffered: BytesMut) {
         lp.spawn(read_task(self.clone(), buffered));
-        lp.spawn(write_task(self.clone()));
+        lp.spawn(write_task(self.clone(), lp.clone()));
     }
 
     /// The error that closed the connection, if it is closed.
@@ -442,9 +442,10 @@ async fn read_task(shared: Rc<Shared>, mut buf: BytesMut) {
     shared.close(error);
 }
 
-async fn write_task(shared: Rc<Shared>) {
+async fn write_task(shared: Rc<Shared>, lp: waiter_loop::Loop) {
     let mut sending = BytesMut::new();
     loop {
+        let mut waited = false;
         let ready = poll_fn(|cx| {
             if shared.closed().is_some() {
                 return Poll::Ready(false);
@@ -456,6 +457,7 @@ async fn write_task(shared: Rc<Shared>) {
                 return Poll::Ready(false);
             }
             shared.writer.set(Some(cx.waker().clone()));
+            waited = true;
             Poll::Pending
         })
         .await;
@@ -464,6 +466,18 @@ async fn write_task(shared: Rc<Shared>) {
                 shared.stream.shutdown(Shutdown::Write);
             }
             return;
+        }
+        if waited && lp.phase() == waiter_loop::Phase::Poll {
+            // The requests queued by the rest of this poll (the other
+            // readiness events, each waking a caller that sends a query) go
+            // out with this one: the writer resumes in the check phase, right
+            // after the poll phase, so a connection shared by many callers
+            // costs one write per loop iteration, not one per query. (Outside
+            // the poll phase nothing else is about to queue: write at once.)
+            waiter_loop::yield_to_loop(&lp).await;
+            if shared.closed().is_some() {
+                return;
+            }
         }
         std::mem::swap(&mut sending, &mut *shared.out.borrow_mut());
         if let Some(w) = shared.drained.take() {
