@@ -21,7 +21,9 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use waiter_loop::net::TcpStream;
 
@@ -38,92 +40,161 @@ use crate::status::Status;
 use crate::wire::{self, Close, ReadBuf};
 
 /// Serves `stream` (from `peer`, known only when the access log needs it:
-/// boxed so that idle connections stay small) until it closes; the worker's connection
-/// count is released when this returns.
-// Not `async fn`: see the comment in the body.
-#[allow(clippy::manual_async_fn)]
-pub(crate) fn serve(
+/// boxed so that idle connections stay small) until it closes; the worker's
+/// connection count is released when the returned future ends or is dropped.
+pub(crate) fn serve(worker: Rc<Worker>, stream: TcpStream, peer: Option<Box<SocketAddr>>) -> Connection {
+    // Pipelined responses are separate writes: without NODELAY the second
+    // waits for the client's delayed ACK of the first (40 ms).
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_notsent_lowat(send::NOTSENT_LOWAT);
+    let timer = worker.deadlines.register();
+    Connection { worker, state: State::Idle(Idle { stream, timer, served: 0, armed: false, peer }) }
+}
+
+/// A connection's task: a hand-written future rather than an `async` block,
+/// because it is what every idle keep-alive connection holds, and a state
+/// machine generated from nested `async` code keeps a copy of each
+/// reference per level (184 bytes here, against 64). Idle, it holds the
+/// stream, its deadline slot and a counter; while requests are in progress
+/// it holds one box, the `async` code that answers them.
+pub(crate) struct Connection {
     worker: Rc<Worker>,
+    state: State,
+}
+
+enum State {
+    /// Waiting for the first byte of the next request.
+    Idle(Idle),
+    /// Answering the requests whose bytes have arrived; gives the idle state
+    /// back, or `None` once the connection has ended.
+    Busy(Pin<Box<dyn Future<Output = Option<Idle>>>>),
+    Done,
+}
+
+/// What a connection keeps between requests.
+struct Idle {
     stream: TcpStream,
+    timer: Deadline,
+    /// Requests answered so far.
+    served: u32,
+    /// The idle wait's deadline is in `timer`'s slot.
+    armed: bool,
     peer: Option<Box<SocketAddr>>,
-) -> impl Future<Output = ()> {
-    // An `async` block, not an `async fn`: a fn's arguments would be stored
-    // twice in the future (as arguments and as moved-in locals), and this
-    // future is what every idle connection holds.
-    async move {
-        let _slot = Slot(&worker);
-        // Pipelined responses are separate writes: without NODELAY the second
-        // waits for the client's delayed ACK of the first (40 ms).
-        let _ = stream.set_nodelay(true);
-        let _ = stream.set_notsent_lowat(send::NOTSENT_LOWAT);
-        match run(&worker, &stream, peer).await {
-            Ok(close) => close.finish(&worker.lp, &stream).await,
-            Err(e) => {
-                let quiet = matches!(
-                    e.kind(),
-                    io::ErrorKind::ConnectionReset
-                        | io::ErrorKind::BrokenPipe
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::UnexpectedEof
-                );
-                if !quiet {
-                    eprintln!("waiter: connection: {e}");
-                }
-            }
-        }
-    }
 }
 
-/// Releases a connection slot on drop (also when the task is dropped mid-way).
-struct Slot<'a>(&'a Worker);
+impl Future for Connection {
+    type Output = ();
 
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        self.0.active.set(self.0.active.get() - 1);
-        self.0.closed.notify_all();
-    }
-}
-
-/// The connection between requests: all an idle keep-alive connection's
-/// task holds is this function's small state (no buffer, no timer).
-#[allow(clippy::manual_async_fn)]
-fn run<'a>(
-    worker: &'a Worker,
-    stream: &'a TcpStream,
-    peer: Option<Box<SocketAddr>>,
-) -> impl Future<Output = io::Result<Close>> + 'a {
-    // An `async` block for the reason given in `serve`.
-    async move {
-        let config = &worker.config;
-        let timer = worker.deadlines.register();
-        let mut served = 0;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
         loop {
-            // Idle: wait for the first byte of the next request. The buffer is
-            // made by the read that finds bytes, so none lives across the wait.
-            let buf = loop {
-                if worker.shutdown.is_set() {
-                    return Ok(Close::Now);
-                }
-                // Decided before the wait, so that nothing of the read outlives it.
-                match ReadBuf::first(&worker.scratch, stream) {
-                    Ok(Some(buf)) => break buf,
-                    Ok(None) => return Ok(Close::Now),
-                    Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
-                    Err(_) => {}
-                }
-                let limit = if served == 0 { config.header_timeout } else { config.keepalive_timeout };
-                match timer.readable(stream, When::After(limit), true).await {
-                    Ok(ready) => ready?,
-                    Err(_) => return Ok(Close::Now),
-                }
-            };
-            // Boxed: answering is a large future (parsing, lookup, sending) that
-            // exists only while a request is in progress, not in idle connections.
-            let conn = Conn { buf, peer: peer.as_deref().copied(), served: &mut served };
-            if let Some(close) = Box::pin(requests(worker, stream, &timer, conn)).await? {
-                return Ok(close);
+            match &mut this.state {
+                State::Idle(idle) => match poll_idle(&this.worker, idle, cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(None) => this.state = State::Done,
+                    Poll::Ready(Some(buf)) => {
+                        let State::Idle(idle) = std::mem::replace(&mut this.state, State::Done) else {
+                            unreachable!("matched Idle above")
+                        };
+                        // Boxed: answering is a large future (parsing, lookup,
+                        // sending) that exists only while a request is in progress.
+                        this.state = State::Busy(Box::pin(busy(this.worker.clone(), idle, buf)));
+                    }
+                },
+                State::Busy(answering) => match answering.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(idle)) => this.state = State::Idle(idle),
+                    Poll::Ready(None) => this.state = State::Done,
+                },
+                State::Done => return Poll::Ready(()),
             }
         }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Ended or dropped mid-way (the loop going away): the slot is free either way.
+        self.state = State::Done;
+        self.worker.active.set(self.worker.active.get() - 1);
+        self.worker.closed.notify_all();
+    }
+}
+
+/// Waits for the first byte of the next request: the buffer that holds it,
+/// or `None` when the connection ends (closed by the peer, timed out, or the
+/// server shutting down).
+fn poll_idle(worker: &Worker, idle: &mut Idle, cx: &mut Context<'_>) -> Poll<Option<ReadBuf>> {
+    let config = &worker.config;
+    loop {
+        if worker.shutdown.is_set() {
+            return Poll::Ready(None);
+        }
+        // Decided before the wait, so that nothing of the read outlives it.
+        match ReadBuf::first(&worker.scratch, &idle.stream) {
+            Ok(Some(buf)) => {
+                if std::mem::take(&mut idle.armed) {
+                    idle.timer.disarm();
+                }
+                return Poll::Ready(Some(buf));
+            }
+            Ok(None) => return Poll::Ready(None),
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
+                log_unless_quiet(&e);
+                return Poll::Ready(None);
+            }
+            Err(_) => {}
+        }
+        let limit = if idle.served == 0 { config.header_timeout } else { config.keepalive_timeout };
+        let mut when = (!idle.armed).then_some(When::After(limit));
+        let ready = idle.timer.poll_wait(cx, &mut when, true, |cx| idle.stream.poll_readable(cx));
+        idle.armed = when.is_none();
+        match ready {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(Ok(()))) => {
+                // Readable (or so it may seem): each wait arms its own deadline.
+                if std::mem::take(&mut idle.armed) {
+                    idle.timer.disarm();
+                }
+            }
+            Poll::Ready(Ok(Err(e))) => {
+                log_unless_quiet(&e);
+                return Poll::Ready(None);
+            }
+            Poll::Ready(Err(_)) => return Poll::Ready(None),
+        }
+    }
+}
+
+/// Answers the requests whose first bytes are in `buf`, then gives the
+/// connection back to idle, or ends it.
+async fn busy(worker: Rc<Worker>, mut idle: Idle, buf: ReadBuf) -> Option<Idle> {
+    let conn = Conn { buf, peer: idle.peer.as_deref().copied(), served: &mut idle.served };
+    match requests(&worker, &idle.stream, &idle.timer, conn).await {
+        Ok(None) => Some(idle),
+        Ok(Some(close)) => {
+            close.finish(&worker.lp, &idle.stream).await;
+            None
+        }
+        Err(e) => {
+            log_unless_quiet(&e);
+            None
+        }
+    }
+}
+
+/// Logs a connection's error, unless it is one that ends connections every
+/// day (the peer resetting or going away, a timeout).
+fn log_unless_quiet(e: &io::Error) {
+    let quiet = matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::TimedOut
+            | io::ErrorKind::UnexpectedEof
+    );
+    if !quiet {
+        eprintln!("waiter: connection: {e}");
     }
 }
 
@@ -132,7 +203,7 @@ struct Conn<'a> {
     buf: ReadBuf,
     peer: Option<SocketAddr>,
     /// Requests answered so far.
-    served: &'a mut usize,
+    served: &'a mut u32,
 }
 
 /// Answers the requests whose bytes have started to arrive, until the
@@ -152,14 +223,14 @@ async fn requests(
         loop {
             match request::parse_with(buf.pending(), &config.limits) {
                 Ok(Some((head, used))) => {
-                    *conn.served += 1;
+                    *conn.served = conn.served.saturating_add(1);
                     let body = head.body;
                     drop(reading);
                     // Pinned here and passed by reference: passed by value, the
                     // (large) answering future would be stored twice, once as the
                     // logging wrapper's argument and once as its local.
                     let keep_alive = {
-                        let answer = std::pin::pin!(respond(worker, stream, &head, *conn.served));
+                        let answer = std::pin::pin!(respond(worker, stream, &head, *conn.served as usize));
                         crate::access_log::request(worker, conn.peer, &head, answer).await?
                     };
                     buf.consume(used);

@@ -17,6 +17,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
+use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
@@ -25,11 +26,15 @@ use std::time::{Duration, Instant};
 use waiter_loop::net::TcpStream;
 use waiter_loop::{Loop, Timer};
 
-/// One connection's wait.
+/// One connection's wait: 24 bytes, one per connection (idle ones too).
 #[derive(Default)]
 struct Slot {
-    /// When the current wait times out (`None`: nothing waits, or not yet).
-    deadline: Option<Instant>,
+    /// When the current wait times out, in whole milliseconds after the
+    /// table's epoch, rounded up so that it never ends early (`None`: nothing
+    /// waits, or not yet). Milliseconds in a `u32` rather than an `Instant`
+    /// (16 bytes) keep the slot at 24 bytes; they reach 49 days, past which
+    /// a deadline saturates to "never".
+    deadline: Option<NonZeroU32>,
     /// The waiting task, woken when the deadline passes or (idle) at shutdown.
     waker: Option<Waker>,
     /// Set by the sweep once `deadline` has passed.
@@ -39,8 +44,9 @@ struct Slot {
 }
 
 /// The deadline slots of one worker's connections.
-#[derive(Default)]
 pub(crate) struct Deadlines {
+    /// What slot deadlines count milliseconds from.
+    epoch: Instant,
     slots: RefCell<Vec<Slot>>,
     /// Indices of free slots.
     free: RefCell<Vec<u32>>,
@@ -56,7 +62,26 @@ pub(crate) enum Cut {
     ShuttingDown,
 }
 
+impl Default for Deadlines {
+    fn default() -> Deadlines {
+        Deadlines {
+            epoch: Instant::now(),
+            slots: RefCell::default(),
+            free: RefCell::default(),
+            shutting_down: Cell::default(),
+        }
+    }
+}
+
 impl Deadlines {
+    /// `at` as a slot deadline: milliseconds after the epoch, rounded up
+    /// (at least 1, so that it is never "none").
+    fn to_millis(&self, at: Instant) -> NonZeroU32 {
+        let nanos = at.saturating_duration_since(self.epoch).as_nanos();
+        let millis = nanos.div_ceil(1_000_000).clamp(1, u32::MAX as u128);
+        NonZeroU32::new(millis as u32).unwrap_or(NonZeroU32::MAX)
+    }
+
     /// A slot for a new connection, freed when the returned handle drops.
     pub(crate) fn register(self: &Rc<Deadlines>) -> Deadline {
         let reused = self.free.borrow_mut().pop();
@@ -81,9 +106,11 @@ impl Deadlines {
 
     /// Wakes the waits whose deadline is at or before `now`.
     fn sweep(&self, now: Instant) {
+        // Rounded down, against deadlines rounded up: never early.
+        let now = now.saturating_duration_since(self.epoch).as_millis();
         let mut wakers = Vec::new();
         for slot in self.slots.borrow_mut().iter_mut() {
-            if slot.deadline.is_some_and(|d| d <= now) && !slot.expired {
+            if slot.deadline.is_some_and(|d| u128::from(d.get()) <= now) && !slot.expired {
                 slot.expired = true;
                 wakers.extend(slot.waker.take());
             }
@@ -171,21 +198,46 @@ where
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Cut>> {
         let this = &mut *self;
-        let owner = &this.slot.owner;
-        if this.idle && owner.shutting_down.get() {
+        this.slot.poll_wait(cx, &mut this.when, this.idle, &mut this.poll)
+    }
+}
+
+impl<P> Drop for Wait<'_, P> {
+    fn drop(&mut self) {
+        if self.when.is_none() {
+            self.slot.disarm();
+        }
+    }
+}
+
+impl Deadline {
+    /// One poll of a wait bounded as [`wait`](Deadline::wait) says, for a
+    /// caller that keeps the wait's state itself (a hand-written future):
+    /// `when` is taken when the deadline is written into the slot (the first
+    /// time `poll` is pending), and from then on the caller must
+    /// [`disarm`](Deadline::disarm) the slot when it stops waiting.
+    pub(crate) fn poll_wait<T>(
+        &self,
+        cx: &mut Context<'_>,
+        when: &mut Option<When>,
+        idle: bool,
+        poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+    ) -> Poll<Result<T, Cut>> {
+        let owner = &self.owner;
+        if idle && owner.shutting_down.get() {
             return Poll::Ready(Err(Cut::ShuttingDown));
         }
-        if let Poll::Ready(out) = (this.poll)(cx) {
+        if let Poll::Ready(out) = poll(cx) {
             return Poll::Ready(Ok(out));
         }
         let mut slots = owner.slots.borrow_mut();
-        let slot = &mut slots[this.slot.index];
-        if let Some(when) = this.when.take() {
+        let slot = &mut slots[self.index];
+        if let Some(when) = when.take() {
             let deadline = match when {
                 When::After(limit) => Instant::now() + limit,
                 When::At(at) => at,
             };
-            *slot = Slot { deadline: Some(deadline), waker: None, expired: false, idle: this.idle };
+            *slot = Slot { deadline: Some(owner.to_millis(deadline)), waker: None, expired: false, idle };
         }
         if slot.expired {
             return Poll::Ready(Err(Cut::Elapsed));
@@ -195,14 +247,10 @@ where
         }
         Poll::Pending
     }
-}
 
-impl<P> Drop for Wait<'_, P> {
-    fn drop(&mut self) {
-        if self.when.is_some() {
-            return; // never armed
-        }
-        let old = std::mem::take(&mut self.slot.owner.slots.borrow_mut()[self.slot.index]);
+    /// Empties the slot after an armed wait ended or was given up.
+    pub(crate) fn disarm(&self) {
+        let old = std::mem::take(&mut self.owner.slots.borrow_mut()[self.index]);
         // The waker drops outside the borrow.
         drop(old);
     }
@@ -210,6 +258,8 @@ impl<P> Drop for Wait<'_, P> {
 
 impl Drop for Deadline {
     fn drop(&mut self) {
+        // A wait its owner gave up without disarming leaves no waker behind.
+        self.disarm();
         self.owner.free.borrow_mut().push(self.index as u32);
     }
 }
@@ -245,6 +295,21 @@ mod tests {
         assert_eq!(out, Err(Cut::ShuttingDown));
         let ready = lp.block_on(busy.wait(When::After(Duration::from_secs(60)), false, |_| Poll::Ready(7)));
         assert_eq!(ready, Ok(7));
+    }
+
+    #[test]
+    fn a_slot_is_24_bytes() {
+        // Part of issue 3's 256 bytes per idle connection (see `serve_idle_memory`).
+        assert_eq!(std::mem::size_of::<Slot>(), 24);
+    }
+
+    #[test]
+    fn deadlines_round_up_to_the_millisecond() {
+        let d = Deadlines::default();
+        assert_eq!(d.to_millis(d.epoch).get(), 1);
+        assert_eq!(d.to_millis(d.epoch + Duration::from_micros(1500)).get(), 2);
+        assert_eq!(d.to_millis(d.epoch + Duration::from_millis(7)).get(), 7);
+        assert_eq!(d.to_millis(d.epoch + Duration::from_secs(100 * 86_400)), NonZeroU32::MAX);
     }
 
     #[test]

@@ -10,7 +10,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashSet, VecDeque};
 use std::io;
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -67,11 +66,8 @@ pub(crate) struct ImmediateQueue {
     pub(crate) next_id: u64,
 }
 
-static NEXT_LOOP_ID: AtomicU64 = AtomicU64::new(1);
-
 /// The loop's state. Only ever touched from the thread that created it.
 pub(crate) struct Inner {
-    pub(crate) id: u64,
     pub(crate) poller: RefCell<AnyPoller>,
     /// Whether the backend reports edges (epoll) rather than levels (poll).
     pub(crate) edge: bool,
@@ -185,7 +181,6 @@ impl Builder {
         let edge = poller.edge_triggered();
         Ok(Loop {
             inner: Rc::new(Inner {
-                id: NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed),
                 poller: RefCell::new(poller),
                 edge,
                 epoch: now,

@@ -39,6 +39,18 @@ impl<T> Slab<T> {
         self.len
     }
 
+    /// The key the next [`insert`](Slab::insert) will return, so that a
+    /// value may hold its own key (a task's waker does).
+    pub(crate) fn next_key(&self) -> usize {
+        match self.free {
+            NONE => join(self.entries.len(), 0),
+            index => match self.entries[index as usize] {
+                Entry::Vacant { generation, .. } => join(index as usize, generation),
+                Entry::Occupied { .. } => panic!("slab free list points at occupied entry {index}"),
+            },
+        }
+    }
+
     /// Stores `value` and returns its key.
     pub(crate) fn insert(&mut self, value: T) -> usize {
         self.len += 1;
@@ -101,6 +113,12 @@ impl<T> Slab<T> {
     }
 }
 
+/// What one entry of a `Slab<T>` costs, for the tests that keep entries small.
+#[cfg(test)]
+pub(crate) fn entry_size<T>() -> usize {
+    std::mem::size_of::<Entry<T>>()
+}
+
 #[cfg(test)]
 mod tests {
     use super::Slab;
@@ -116,6 +134,18 @@ mod tests {
         assert_eq!(s.remove(a), None);
         assert_eq!(s.get(b), Some(&"b"));
         assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn next_key_is_what_insert_returns() {
+        let mut s = Slab::new();
+        assert_eq!(s.next_key(), s.insert(1));
+        let b = s.insert(2);
+        s.remove(b);
+        let next = s.next_key();
+        assert_ne!(next, b, "a reused slot has a new generation");
+        assert_eq!(next, s.insert(3));
+        assert_eq!(s.next_key(), s.insert(4));
     }
 
     #[test]

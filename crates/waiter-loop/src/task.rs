@@ -11,7 +11,7 @@ use std::future::Future;
 use std::io;
 use std::pin::{pin, Pin};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak as ArcWeak};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -27,9 +27,19 @@ pub(crate) fn current() -> Option<Loop> {
     CURRENT.with(|c| c.borrow().clone())
 }
 
-/// Calls `f` with the loop running on this thread if it is loop `id`.
-fn with_current_loop<R>(id: u64, f: impl FnOnce(&Loop) -> R) -> Option<R> {
-    CURRENT.try_with(|c| c.borrow().as_ref().filter(|lp| lp.inner.id == id).map(f)).ok().flatten()
+/// Calls `f` with the loop running on this thread if it is the loop that
+/// owns `remote`. A loop is named by its `Remote` rather than by an id so that
+/// a task's waker, which must hold the `Remote` anyway, stores nothing else.
+fn with_loop_of<R>(remote: &ArcWeak<Remote>, f: impl FnOnce(&Loop) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|c| {
+            c.borrow()
+                .as_ref()
+                .filter(|lp| std::ptr::eq(Arc::as_ptr(&lp.inner.remote), remote.as_ptr()))
+                .map(f)
+        })
+        .ok()
+        .flatten()
 }
 
 /// Restores the previously current loop when dropped.
@@ -74,19 +84,36 @@ impl Loop {
     }
 }
 
-/// A task the loop owns.
+/// A task the loop owns: its slab entry is three words.
+///
+/// Idle connections are tasks, so every byte here is multiplied by the
+/// connections a server holds: the label comes from the future's vtable
+/// ([`TaskFuture::label`]) rather than a field, and the waker is made from
+/// `waker` for each poll (one reference-count increment) rather than stored.
 pub(crate) struct Task {
     /// `None` while the task is being polled.
-    future: Option<Pin<Box<dyn Future<Output = ()>>>>,
-    waker: Waker,
-    flag: Arc<TaskWaker>,
-    label: &'static str,
+    future: Option<Pin<Box<dyn TaskFuture>>>,
+    waker: Arc<TaskWaker>,
 }
 
-/// The waker of a spawned task.
+/// A spawned future, type-erased, that also names its type for the
+/// loop's traces and watchdog.
+trait TaskFuture: Future<Output = ()> {
+    fn label(&self) -> &'static str;
+}
+
+impl<F: Future<Output = ()>> TaskFuture for F {
+    fn label(&self) -> &'static str {
+        std::any::type_name::<F>()
+    }
+}
+
+/// The waker of a spawned task: one allocation of 40 bytes (glibc's 48-byte
+/// chunk). Waking needs `Send + Sync`, so this cannot share the task's
+/// (`!Send`) future's allocation without `unsafe`; what it holds is the
+/// least that lets any thread find the task: its key and its loop's `Remote`.
 struct TaskWaker {
-    loop_id: u64,
-    key: AtomicUsize,
+    key: usize,
     remote: ArcWeak<Remote>,
     /// True while the task sits in the microtask queue, so repeated wakes queue it once.
     scheduled: AtomicBool,
@@ -101,12 +128,11 @@ impl Wake for TaskWaker {
         if self.scheduled.swap(true, Ordering::AcqRel) {
             return;
         }
-        let key = self.key.load(Ordering::Acquire);
-        let local = with_current_loop(self.loop_id, |lp| lp.schedule_task(key));
+        let local = with_loop_of(&self.remote, |lp| lp.schedule_task(self.key));
         if local.is_none() {
             if let Some(remote) = self.remote.upgrade() {
                 // A dropped loop has no task left to wake.
-                let _ = remote.send(RemoteItem::Wake(key));
+                let _ = remote.send(RemoteItem::Wake(self.key));
             }
         }
     }
@@ -128,8 +154,8 @@ impl Loop {
     /// ```
     pub fn spawn<F: Future + 'static>(&self, future: F) -> JoinHandle<F::Output> {
         let (handle, completer) = JoinHandle::pair();
-        let label = std::any::type_name::<F>();
-        self.spawn_task(label, Box::pin(async move { completer.complete(future.await) }));
+        // The wrapper's type name names `F` too (`..::spawn<F>::{{closure}}`).
+        self.spawn_task(Box::pin(async move { completer.complete(future.await) }));
         handle
     }
 
@@ -150,24 +176,20 @@ impl Loop {
     /// assert!(done.get());
     /// ```
     pub fn spawn_detached<F: Future<Output = ()> + 'static>(&self, future: F) {
-        self.spawn_task(std::any::type_name::<F>(), Box::pin(future));
+        self.spawn_task(Box::pin(future));
     }
 
-    fn spawn_task(&self, label: &'static str, future: Pin<Box<dyn Future<Output = ()>>>) {
-        let flag = Arc::new(TaskWaker {
-            loop_id: self.inner.id,
-            key: AtomicUsize::new(0),
+    fn spawn_task(&self, future: Pin<Box<dyn TaskFuture>>) {
+        let mut tasks = self.inner.tasks.borrow_mut();
+        let key = tasks.next_key();
+        let waker = Arc::new(TaskWaker {
+            key,
             remote: Arc::downgrade(&self.inner.remote),
             scheduled: AtomicBool::new(true),
         });
-        let waker = Waker::from(flag.clone());
-        let key = self.inner.tasks.borrow_mut().insert(Task {
-            future: Some(future),
-            waker,
-            flag: flag.clone(),
-            label,
-        });
-        flag.key.store(key, Ordering::Release);
+        let inserted = tasks.insert(Task { future: Some(future), waker });
+        debug_assert_eq!(inserted, key, "Slab::next_key named another slot");
+        drop(tasks);
         self.schedule_task(key);
     }
 
@@ -180,13 +202,14 @@ impl Loop {
         let taken = {
             let mut tasks = self.inner.tasks.borrow_mut();
             tasks.get_mut(key).and_then(|t| {
-                t.flag.scheduled.store(false, Ordering::Release);
-                Some((t.future.take()?, t.waker.clone(), t.label))
+                t.waker.scheduled.store(false, Ordering::Release);
+                Some((t.future.take()?, Waker::from(t.waker.clone())))
             })
         };
-        let Some((mut future, waker, label)) = taken else { return };
+        let Some((mut future, waker)) = taken else { return };
         let mut ready = false;
-        self.call_timed(label, |_| {
+        // `*future`: the `Pin<Box<..>>` is itself a `TaskFuture`, whose name is "Pin<Box<dyn ..>>".
+        self.call_timed((*future).label(), |_| {
             ready = future.as_mut().poll(&mut Context::from_waker(&waker)).is_ready();
         });
         if ready {
@@ -217,11 +240,8 @@ impl Loop {
     /// wait fails (a broken invariant: a closed epoll descriptor).
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let mut future = pin!(future);
-        let flag = Arc::new(MainWaker {
-            loop_id: self.inner.id,
-            woken: AtomicBool::new(true),
-            remote: Arc::downgrade(&self.inner.remote),
-        });
+        let flag =
+            Arc::new(MainWaker { woken: AtomicBool::new(true), remote: Arc::downgrade(&self.inner.remote) });
         let waker = Waker::from(flag.clone());
         let _enter = self.enter();
         // A pending main future keeps the loop alive, as a referenced handle would.
@@ -261,7 +281,6 @@ impl Drop for AliveGuard<'_> {
 
 /// The waker of `block_on`'s own future.
 struct MainWaker {
-    loop_id: u64,
     woken: AtomicBool,
     remote: ArcWeak<Remote>,
 }
@@ -278,7 +297,7 @@ impl Wake for MainWaker {
         // On the loop thread inside a tick: finish the tick without blocking in
         // poll (outside a tick, block_on polls the future next anyway).
         // Elsewhere: ring the loop so its poll returns.
-        let on_loop = with_current_loop(self.loop_id, |lp| {
+        let on_loop = with_loop_of(&self.remote, |lp| {
             if lp.inner.running.get() {
                 lp.inner.stopped.set(true);
             }
@@ -385,4 +404,18 @@ pub async fn yield_now() {
         Poll::Pending
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Task, TaskWaker};
+
+    /// Every idle connection of a server is a task: these sizes are part of
+    /// issue 3's 256 bytes per idle connection (`serve_idle_memory` adds them up).
+    #[test]
+    fn a_task_costs_a_32_byte_entry_and_a_40_byte_waker() {
+        assert_eq!(crate::slab::entry_size::<Task>(), 32);
+        // Plus the `Arc`'s two counts: 40 bytes requested, a 48-byte glibc chunk.
+        assert_eq!(std::mem::size_of::<TaskWaker>(), 24);
+    }
 }

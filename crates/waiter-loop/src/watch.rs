@@ -420,3 +420,15 @@ impl Drop for Registration {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Watcher;
+
+    /// One per socket, idle connections included: part of issue 3's 256
+    /// bytes per idle connection (`serve_idle_memory` adds them up).
+    #[test]
+    fn a_watcher_entry_is_56_bytes() {
+        assert_eq!(crate::slab::entry_size::<Watcher>(), 56);
+    }
+}
