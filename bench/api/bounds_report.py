@@ -77,7 +77,7 @@ def main():
     w("- nginx: `RT taskset -c 1 nginx -c bounds/nginx.conf` (one worker, no master, `return 200 \"ok\\n\"`)")
     w("- load: `RT taskset -c 0 wrk -t1 -cN -dDs --timeout 5s http://127.0.0.1:PORT/`")
     w("- CPU: utime+stime from /proc/PID/stat over a steady window (1 s after the start to 1 s before the end), % of one core")
-    w("- segments: `nstat` TcpOutSegs over the same window (both ends, loopback), divided by wrk's requests in it")
+    w("- segments: `nstat` TcpOutSegs over the same window (both ends, loopback), divided by wrk's average requests/s times the window's length")
     w("")
     w("## Results")
     w("")
