@@ -538,6 +538,9 @@ def report(raw, out_dir):
     sections = [
         ("1. Thread per connection vs the loop", "threads.md", "api", None),
         ("2. The API scenario: waiter vs Node.js vs thread per connection", "api.md", "api", None),
+        ("2b. The API scenario's bounds on this machine", "api_bounds.md", "bounds",
+         "What the box does at all for the API exchange with no wait (waiter and nginx): the"
+         " 1,000-connection ideal of section 2 is judged against this ceiling."),
         ("3. epoll vs poll(2): the cost of one loop iteration", "loop.md", "loop",
          "The seed speaks of 50,000 descriptors; this machine's RLIMIT_NOFILE hard limit is"
          f" {start.get('ulimit_n', '20000')} (no CAP_SYS_RESOURCE to raise it), so the largest N measured is"
