@@ -80,9 +80,10 @@ run() {
     # Warm the pool: 50 connections open before measuring.
     "${rt[@]}" taskset -c 0 wrk -t1 -c"$pool" -d2s "http://127.0.0.1:$port/slow" >/dev/null
     echo "== round $round, $name: /slow, 10000 connections, ${slow_seconds}s"
-    "${rt[@]}" taskset -c 0 wrk -t2 -c10000 -d"${slow_seconds}s" --timeout 30s --latency \
+    # steady.lua: the responses of each second, for the steady-state rate.
+    "${rt[@]}" taskset -c 0 wrk -t2 -c10000 -d"${slow_seconds}s" --timeout 30s --latency -s bench/pg/steady.lua \
         "http://127.0.0.1:$port/slow" >"$out/$name.r$round.slow.txt" 2>&1 || true
-    grep -E "Requests/sec|99%|Socket errors|Non-2xx" "$out/$name.r$round.slow.txt" || true
+    grep -E "Requests/sec|99%|Socket errors|Non-2xx|per second" "$out/$name.r$round.slow.txt" || true
     # wrk leaves thousands of requests queued for the pool when it stops: let
     # them drain (10,000 x 20 ms / 50 = 4 s) before measuring anything else.
     sleep 6

@@ -5,7 +5,7 @@
 #
 # 1. Raw client: QUERIES x `SELECT $1::int` over one connection, sequential
 #    and pipelined (64 in flight), waiter-pg vs tokio-postgres (benches/raw_client.rs),
-#    RUNS runs each.
+#    RUNS (7) runs each, the two drivers back to back in each run.
 # 2. API server (bench/pg/api.sh), 3 rounds: the first seed's scenario, 10,000
 #    connections on GET /slow (pg_sleep(0.02)) with a pool of 50, waiter-pg's
 #    api_server vs Node.js + pg.Pool; GET /users/{id} too; pgbench on the /slow
@@ -26,7 +26,7 @@ fi
 quick=false
 [[ ${1:-} == --quick ]] && quick=true
 queries=100000
-runs=5
+runs=7
 slow_seconds=20
 if $quick; then queries=20000; runs=3; slow_seconds=10; fi
 rt=()
