@@ -13,13 +13,19 @@
 #   6       slowhttptest (Debian package) slowloris, slow body and slow read with 1,000
 #           connections while wrk measures normal clients (server pinned to CPU 1, wrk and the
 #           attacker to CPU 0, under flock /tmp/waiter-bench.lock)
-#   7       soak: wrk at ~80% of the measured peak for 10 minutes (quick: 2) in one-minute
-#           segments; RSS, descriptors and p99 per segment, first minute vs last
+#   6b      (long only) slow read again: RELIABILITY_PAIRS (8) pairs of wrk runs, one without
+#           and one under a fresh slow-read attack, interleaved ABBA; median and spread
+#   7       soak: wrk -c400 paced by a random delay() to ~80% of its measured peak for
+#           10 minutes (quick: 2) in one-minute segments; RSS, descriptors and p99 per
+#           segment, first minute vs last
 #   8       fuzzing (long only, unless FUZZ=0; first, outside the bench lock): fuzz/run.sh
-#           -runs=10000000 under nice -n 19; the report reads fuzz/work/<target>.log
+#           -runs=10000000 under nice -n 19 (pg_message without ASan, its corpus then
+#           replayed under ASan); the report reads fuzz/work/<target>.log
 #
 # Needs root for apt-get when wrk, slowhttptest or prlimit are missing. Ports 18600-18799.
-# Environment: CARGO_TARGET_DIR (default ./target), FUZZ=0 to skip running the fuzzers.
+# Environment: CARGO_TARGET_DIR (default ./target), FUZZ=0 to skip running the fuzzers,
+# RELIABILITY_SOAK_MIN to change the soak's minutes, RELIABILITY_RT, RELIABILITY_STEPS,
+# RELIABILITY_PAIRS (below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -40,6 +46,7 @@ if [ $QUICK = 1 ]; then
 else
     MODE=long; SOAK_MIN=10; ATTACK_S=60; WRK_S=10; SLOW_TIMEOUT=45
 fi
+SOAK_MIN=${RELIABILITY_SOAK_MIN:-$SOAK_MIN}
 OUT=$TARGET/reliability-$MODE
 if [ $QUICK = 1 ]; then
     REPORT=${RELIABILITY_REPORT:-$OUT/reliability-quick.md}
@@ -66,7 +73,13 @@ BIN=$TARGET/release/waiter
 # ---- 8: fuzzing (before the lock: nice 19 takes ~1.5 % of a core from anything at nice 0) ----
 if [ $QUICK = 0 ] && [ "${FUZZ:-1}" != 0 ] && [ "${RELIABILITY_LOCKED:-}" != 1 ]; then
     echo "== fuzzing: 10M executions per target (nice -n 19)"
-    nice -n 19 fuzz/run.sh -runs=10000000 >"$TARGET/reliability-fuzz.log" 2>&1 ||
+    # pg_message without a sanitizer, then its corpus replayed under ASan (see fuzz/run.sh).
+    (
+        rc=0
+        FUZZ_TARGETS="request_head path_resolve range_header" nice -n 19 fuzz/run.sh -runs=10000000 || rc=1
+        FUZZ_TARGETS=pg_message FUZZ_SANITIZER=none FUZZ_REPLAY=address nice -n 19 fuzz/run.sh -runs=10000000 || rc=1
+        exit $rc
+    ) >"$TARGET/reliability-fuzz.log" 2>&1 ||
         echo "== fuzzing FAILED: see $TARGET/reliability-fuzz.log and fuzz/artifacts/"
 fi
 
@@ -76,9 +89,9 @@ if [ "${RELIABILITY_LOCKED:-}" != 1 ]; then
     echo "== waiting for $LOCK"
     RELIABILITY_LOCKED=1 exec flock "$LOCK" "$REPO/reliability/run.sh" "$@"
 fi
-# RELIABILITY_STEPS (default "tests slow soak") re-measures some steps only, replacing
-# their figures in an earlier run's $OUT/figures.tsv.
-STEPS=${RELIABILITY_STEPS:-tests slow soak}
+# RELIABILITY_STEPS (default "tests slow slowread soak", quick: "tests slow soak")
+# re-measures some steps only, replacing their figures in an earlier run's $OUT/figures.tsv.
+if [ $QUICK = 1 ]; then STEPS=${RELIABILITY_STEPS:-tests slow soak}; else STEPS=${RELIABILITY_STEPS:-tests slow slowread soak}; fi
 step() { [[ " $STEPS " == *" $1 "* ]]; }
 FIG=$OUT/figures.tsv
 if [ -z "${RELIABILITY_STEPS:-}" ] || [ ! -f "$FIG" ]; then
@@ -90,6 +103,7 @@ else
         case $s in
         tests) sed -i -E '/^(tests|corpus|emfile|connect_close|connect_reset|half_open|pipelined|resets|files|shutdown|privileges)\t/d' "$FIG" ;;
         slow) sed -i -E '/^slow/d' "$FIG" ;;
+        slowread) sed -i -E '/^slowread_pairs\t/d' "$FIG" ;;
         soak) sed -i -E '/^soak\t/d' "$FIG" ;;
         esac
     done
@@ -273,32 +287,105 @@ EOF
     stop_server
 }
 
+# ---- 6b: slow read, attacked and unattacked runs interleaved -----------------------------------
+# One median of 3 runs under attack against one of 3 unattacked runs cannot tell a 10 %
+# effect from the run-to-run spread (72k-88k unattacked in one run). Here PAIRS pairs,
+# each one wrk run without and one under a fresh slow-read attack, in ABBA order (the
+# attacked run first in every other pair) so that a drift of the machine falls on both.
+slow_read_pairs() {
+    local url=http://127.0.0.1:$PORT/index.html
+    start_server --header-timeout "$SLOW_TIMEOUT" --send-timeout "$SLOW_TIMEOUT"
+    fig slowread_pairs pairs "$PAIRS"
+    fig slowread_pairs scheduling "server and wrk: ${RT_HIGH:-SCHED_OTHER}; attacker: $RT_LOW"
+    local plain=() attacked=() ratios=() i base_fds
+    base_fds=$(fds)
+    attacked_run() {
+        $RT_LOW taskset -c 0 slowhttptest -c 1000 -r 500 -l $((WRK_S + 30)) -p 3 -X -k 8 -n 2 -w 32 -y 64 -z 32 \
+            -u "http://127.0.0.1:$PORT/big.bin" >"$OUT/slowread-pair-$i.log" 2>&1 &
+        local apid=$!
+        sleep 4
+        local connected
+        connected=$(($(fds) - base_fds))
+        attacked+=("$(wrk_rate "$OUT/wrk-slowread-attacked-$i.txt" -t1 -c50 -d${WRK_S}s "$url")")
+        echo "pair $i: ~$connected attacker connections at the server" >>"$OUT/slowread-pairs.txt"
+        kill -INT "$apid" 2>/dev/null || true
+        wait "$apid" 2>/dev/null || true
+        # Until the server has closed the attackers' connections (at most 10 s).
+        for _ in $(seq 100); do [ "$(fds)" -le $((base_fds + 2)) ] && break; sleep 0.1; done
+    }
+    plain_run() { plain+=("$(wrk_rate "$OUT/wrk-slowread-plain-$i.txt" -t1 -c50 -d${WRK_S}s "$url")"); }
+    for i in $(seq "$PAIRS"); do
+        if [ $((i % 2)) = 1 ]; then plain_run; attacked_run; else attacked_run; plain_run; fi
+        ratios+=("$(python3 -c "print(round(100 * ${attacked[-1]} / ${plain[-1]}, 1))")")
+        echo "pair $i: unattacked ${plain[-1]} attacked ${attacked[-1]} -> ${ratios[-1]} %" | tee -a "$OUT/slowread-pairs.txt"
+    done
+    fig slowread_pairs unattacked_rps_runs "$(printf '%s ' "${plain[@]}")"
+    fig slowread_pairs attacked_rps_runs "$(printf '%s ' "${attacked[@]}")"
+    fig slowread_pairs percent_per_pair "$(printf '%s ' "${ratios[@]}")"
+    fig slowread_pairs unattacked_rps_median "$(printf '%s\n' "${plain[@]}" | median)"
+    fig slowread_pairs attacked_rps_median "$(printf '%s\n' "${attacked[@]}" | median)"
+    fig slowread_pairs percent_median "$(printf '%s\n' "${ratios[@]}" | median)"
+    fig slowread_pairs percent_min_max "$(printf '%s\n' "${ratios[@]}" | sort -g | sed -n '1p;$p' | paste -sd' ')"
+    fig slowread_pairs fds_after "$(fds)"
+    stop_server
+}
+
 # ---- 7: soak at ~80% of peak ------------------------------------------------------------------
+# wrk -c400, each connection waiting a random delay() between a response and its next
+# request. The delay is random (uniform in [0, 2 * mean] ms) so that the 400 connections,
+# which wrk starts together, do not stay in step. With a fixed delay the first minute's
+# p99 was 22.9 ms and the second's 7.8 ms (SCHED_FIFO, 42k req/s), which fits bursts of
+# 400 requests whose phases spread out over time; with the random delay, 3.5 and 2.9 ms
+# (62k req/s). The mean is calibrated additively: a
+# connection's cycle is delay + (latency and wrk's own turn-around), so
+# mean = 400 / (0.8 * peak) - that overhead, measured in a calibration run. (The old
+# multiplicative correction, delay * rate / target, once set 3 ms where the overhead
+# was 7 ms, asking for 1.6x the peak: the server ran saturated.) An open-loop
+# generator (`waiter load -R`, coordinated omission corrected) was tried: at 80 % of
+# the peak its single core ran at 95 % and its own lag became the p99 (0.1-4 s).
 soak() {
     local url=http://127.0.0.1:$PORT/index.html
     start_server
-    local peaks=()
-    for i in 1 2 3; do peaks+=("$(wrk_rate "$OUT/wrk-peak-$i.txt" -t1 -c50 -d${WRK_S}s "$url")"); done
+    local conns=400 peaks=() i
+    for i in 1 2 3; do peaks+=("$(wrk_rate "$OUT/wrk-peak-$i.txt" -t1 -c$conns -d${WRK_S}s "$url")"); done
     local peak
     peak=$(printf '%s\n' "${peaks[@]}" | median)
     fig soak peak_rps "$peak"
-    # wrk paces each connection with delay(): 400 connections, D ms between requests.
-    local conns=400 delay
-    delay=$(python3 -c "print(max(1, round($conns * 1000 / (0.8 * $peak))))")
-    local script=$OUT/pace.lua
-    echo "function delay() return $delay end" >"$script"
-    local r
-    r=$(wrk_rate "$OUT/wrk-calibrate.txt" -t1 -c$conns -d${WRK_S}s -s "$script" "$url")
-    delay=$(python3 -c "print(max(1, round($delay * $r / (0.8 * $peak))))")
-    echo "function delay() return $delay end" >"$script"
+    fig soak peak_rps_runs "$(printf '%s ' "${peaks[@]}")"
+    local target mean r script=$OUT/pace.lua
+    target=$(python3 -c "print(round(0.8 * $peak))")
+    pace() { # MEAN_MS: a uniform random whole number of ms in [0, 2 * MEAN_MS] (wrk truncates to ms)
+        echo "function delay() return math.random(0, $(python3 -c "print(round(2 * $1))")) end" >"$script"
+    }
+    mean=$(python3 -c "print(round($conns * 1000 / $target, 1))")
+    for i in 1 2; do
+        pace "$mean"
+        r=$(wrk_rate "$OUT/wrk-calibrate-$i.txt" -t1 -c$conns -d${WRK_S}s -s "$script" "$url")
+        # cycle (ms) = 1000 * conns / r = mean + overhead
+        mean=$(python3 -c "
+cycle = 1000 * $conns / $r
+overhead = max(0.0, cycle - $mean)
+print(round(max(0.5, 1000 * $conns / $target - overhead), 1))")
+    done
+    pace "$mean"
     fig soak connections "$conns"
-    fig soak delay_ms_per_request "$delay"
+    fig soak target_rps "$target"
+    fig soak delay_ms_mean "$mean (uniform in [0, $(python3 -c "print(2 * $mean)")])"
     fig soak minutes "$SOAK_MIN"
+    local m
     for m in $(seq "$SOAK_MIN"); do
+        # The server's CPU time per request tells a server that slows down (more per
+        # request) from one that waits for a CPU or softirq taken by other work (the same
+        # per request, a higher p99); load1 is the machine's load average after the minute.
+        local c0 c1
+        c0=$(ticks "$SERVER_PID")
         r=$(wrk_rate "$OUT/wrk-soak-$m.txt" -t1 -c$conns -d60s -s "$script" "$url")
+        c1=$(ticks "$SERVER_PID")
         local p99
         p99=$(awk '$1 == "99%" {print $2}' "$OUT/wrk-soak-$m.txt")
-        fig soak "minute_$m" "rps=$r p99=$p99 rss_kib=$(rss) fds=$(fds) threads=$(threads) anon_kib=$(anon)"
+        fig soak "minute_$m" "rps=$r p99=$p99 rss_kib=$(rss) fds=$(fds) threads=$(threads) anon_kib=$(anon) $(python3 -c "
+r = float('${r:-0}' or 0)
+print(f'server_us_per_req={($c1 - $c0) * 1e4 / (60 * r) if r else 0:.1f}', end='')") load1=$(cut -d' ' -f1 /proc/loadavg)"
         cp "/proc/$SERVER_PID/smaps" "$OUT/smaps-minute-$m"
     done
     # Where RSS grew between the first and the last minute, mapping by mapping
@@ -339,12 +426,16 @@ PY
 }
 
 echo "== 6, 7: slow clients and soak (pinned)"
-export -f slow_clients soak start_server stop_server rss ticks fds threads anon cpustat cpusplit wrk_rate median fig
-export OUT FIG BIN ROOT PORT ATTACK_S WRK_S SOAK_MIN LOCK SLOW_TIMEOUT RT_HIGH RT_LOW
+export -f slow_clients slow_read_pairs soak start_server stop_server rss ticks fds threads anon cpustat cpusplit wrk_rate median fig
+PAIRS=${RELIABILITY_PAIRS:-8} # slowread: interleaved pairs
+export OUT FIG BIN ROOT PORT ATTACK_S WRK_S SOAK_MIN LOCK SLOW_TIMEOUT RT_HIGH RT_LOW PAIRS
 # A measurement that cannot be made is a missing figure in the report, not a failed run:
 # the exit status says whether the checks of the tests held.
 if step slow; then
     bash -c 'set -euo pipefail; trap stop_server EXIT; slow_clients' || fig slow script_exit_code $?
+fi
+if step slowread; then
+    bash -c 'set -euo pipefail; trap stop_server EXIT; slow_read_pairs' || fig slowread_pairs script_exit_code $?
 fi
 if step soak; then
     bash -c 'set -euo pipefail; trap stop_server EXIT; soak' || fig soak script_exit_code $?
@@ -362,6 +453,7 @@ fi
     echo -e "machine\twrk\t$(wrk -v 2>&1 | head -1 | cut -c1-40)"
     echo -e "machine\tdate\t$(date -u +%Y-%m-%dT%H:%MZ)"
     echo -e "machine\tmode\t$MODE"
+    echo -e "machine\twaiter\t$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo ' with uncommitted changes in crates/ (a shared working tree)')"
 } >>"$FIG"
 python3 reliability/report.py "$FIG" "$REPO/fuzz/work" "$MODE" >"$REPORT"
 echo "== wrote $REPORT"
