@@ -7,12 +7,15 @@
 //! behind it from the bytes already read before reading again. Responses
 //! therefore leave in request order by construction.
 //!
-//! An idle keep-alive connection is kept small (a few hundred bytes in all,
-//! as nginx's): it owns no read buffer (the first read of a request goes
+//! An idle keep-alive connection is kept small (242 bytes of RSS measured,
+//! nginx's 526): it owns no read buffer (the first read of a request goes
 //! through the worker's scratch buffer, so a wake-up that finds nothing costs no
 //! allocation either), no timer (its timeouts are a slot in the worker's
 //! [`crate::deadline::Deadlines`]), and the large future that answers
-//! requests is boxed only while a request is in progress.
+//! requests is boxed only while a request is in progress. What it does hold:
+//! its task's 64-byte [`Connection`] (an 80-byte glibc chunk), the task's
+//! waker (48), its task entry (32), its socket's watcher entry (56) and its
+//! deadline slot (24); `tests/serve_idle_memory.rs` counts them.
 //!
 //! Every decision is delegated to the sans-I/O modules ([`crate::request`],
 //! [`crate::path`], [`crate::conditional`], [`crate::range`],
