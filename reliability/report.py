@@ -143,6 +143,12 @@ def main():
         within = lambda a, b: a is not None and b is not None and abs(b - a) <= 0.1 * a
         flat = within(first[0], last[0]) and within(first[1], last[1]) and first[2] == last[2]
         soak_verdict = "flat" if flat else "NOT FLAT (see table)"
+        p99s = [parse(v)[0] for _, v in minutes]
+        if not flat and within(first[1], last[1]) and first[2] == last[2] and None not in p99s:
+            # Only p99 is off: say which way, against its spread over all the minutes.
+            soak_verdict = (f"NOT FLAT: p99 {'fell' if last[0] < first[0] else 'rose'} "
+                            f"{abs(last[0] - first[0]) / first[0] * 100:.0f} % (every minute: "
+                            f"{min(p99s):.2f}-{max(p99s):.2f} ms); RSS and fds flat")
         soak_text = (f"{len(minutes)} min aiming at {g('soak', 'target_rps')} req/s (80 % of the peak "
                      f"{g('soak', 'peak_rps')}; measured {first[3]:.0f} → {last[3]:.0f}): p99 {first[0]:.3f} → {last[0]:.3f} ms, "
                      f"RSS {first[1]} → {last[1]} KiB, fds {first[2]} → {last[2]}")
@@ -206,7 +212,8 @@ def main():
       "unattacked req/s; the verdict above uses its median.\n")
     p(section(figures, "slowread_pairs") + "\n")
     p("## 7: soak\n")
-    p("The peak is the median of three `wrk -t1 -c400` runs; then `wrk -t1 -c400 -d60s -s pace.lua`, whose "
+    p("The peak is the median of three `wrk -t1 -c400` runs with a `delay()` of 0 (the paced client's own "
+      "ceiling); then `wrk -t1 -c400 -d60s -s pace.lua`, whose "
       "`delay()` waits a random time (uniform in [0, 2 × mean] ms) between a response and the next request on "
       "each connection, the mean calibrated in two 10 s runs to 80 % of the peak (see run.sh). One-minute "
       "segments, server pinned as above; RSS, descriptors, threads and RssAnon read from "
