@@ -342,7 +342,7 @@ slow_read_pairs() {
 # multiplicative correction, delay * rate / target, once set 3 ms where the overhead
 # was 7 ms, asking for 1.6x the peak: the server ran saturated.) An open-loop
 # generator (`waiter load -R`, coordinated omission corrected) was tried: at 80 % of
-# the peak its single core ran at 95 % and its own lag became the p99 (0.1-4 s).
+# the peak its single core ran at 95 % and its own lag became the p99 (0.13-8.2 s).
 soak() {
     local url=http://127.0.0.1:$PORT/index.html
     start_server
