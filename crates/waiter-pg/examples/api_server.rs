@@ -1,7 +1,7 @@
 //! The first seed's API server: HTTP on waiter-http's `app`, PostgreSQL through a waiter-pg pool.
 //!
 //!     eval "$(scripts/pg/cluster.sh start)"     # a throwaway PostgreSQL (sets WAITER_PG_URL)
-//!     cargo run --release -p waiter-pg --example api_server -- [--listen 127.0.0.1:8080] [--pool 50] [--db URL]
+//!     cargo run --release -p waiter-pg --example api_server -- [--listen 127.0.0.1:8080] [--pool 50] [--pipeline 2] [--db URL]
 //!     curl localhost:8080/users/1
 //!     curl -d '{"name":"Ada","email":"ada@example.com"}' localhost:8080/users
 //!     curl localhost:8080/slow                  # SELECT pg_sleep(0.02), the seed's 20 ms query
@@ -9,7 +9,10 @@
 //! Routes: `GET /users/{id}` → the row as JSON or 404 (the lookups of
 //! concurrent requests pipelined on one shared connection); `POST /users` with a
 //! JSON body `{"name": ..., "email": ...}` → 201 and the new row (bad JSON →
-//! 400 with a message); `GET /slow` → 20 ms in PostgreSQL; `GET /pool` → the
+//! 400 with a message); `GET /slow` → 20 ms in PostgreSQL, through
+//! `Pool::get_pipelined` (`--pipeline` statements queued per connection at
+//! most, so each backend starts the next sleep as soon as one ends; 1 makes
+//! it an exclusive checkout, as node-postgres's pool does); `GET /pool` → the
 //! pool's metrics. The database URL is `--db`, else `$WAITER_PG_URL`, else
 //! the cluster script's default `postgres://waiter@127.0.0.1:15432/waiter`.
 //! On first start it creates and seeds its `users` table.
@@ -36,6 +39,7 @@ WHERE NOT EXISTS (SELECT 1 FROM users);";
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut listen: SocketAddr = "127.0.0.1:8080".parse()?;
     let mut pool_size = 50;
+    let mut pipeline = 2;
     let mut db = std::env::var("WAITER_PG_URL").unwrap_or_else(|_| DEFAULT_DB.to_string());
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -43,6 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         match arg.as_str() {
             "--listen" => listen = value()?.parse()?,
             "--pool" => pool_size = value()?.parse()?,
+            "--pipeline" => pipeline = value()?.parse()?,
             "--db" => db = value()?,
             _ => {
                 return Err(format!("unknown argument {arg:?} (see the top of examples/api_server.rs)").into())
@@ -54,8 +59,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     waiter_loop::set_nofile_limit(hard)?;
 
     let lp = waiter_loop::Loop::new()?;
-    let options =
-        PoolOptions { max_size: pool_size, checkout_timeout: Duration::from_secs(30), ..Default::default() };
+    let options = PoolOptions {
+        max_size: pool_size,
+        checkout_timeout: Duration::from_secs(30),
+        pipeline_depth: pipeline,
+        ..Default::default()
+    };
     let pool = Pool::new(db.parse()?, options);
     lp.block_on(async {
         pool.get().await?.batch_execute(SCHEMA).await?;
@@ -67,7 +76,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let pool = pool.clone();
         async move { route(&pool, req).await.unwrap_or_else(error_response) }
     })?;
-    eprintln!("api_server: listening on http://{} (pool of {pool_size}, database {db})", app.local_addr()?);
+    eprintln!(
+        "api_server: listening on http://{} (pool of {pool_size}, /slow pipeline depth {pipeline}, database {db})",
+        app.local_addr()?
+    );
     lp.block_on(app.run())?;
     Ok(())
 }
@@ -87,13 +99,15 @@ async fn route(pool: &Pool, req: Request) -> Result<Response, Error> {
     let path = req.path();
     match (req.method.as_str(), path) {
         ("GET", "/slow") => {
-            pool.get().await?.execute("SELECT pg_sleep(0.02)", &[]).await?;
+            // No session state: queued on a connection behind at most
+            // `--pipeline` - 1 others, never idling the backend for a round trip.
+            pool.get_pipelined().await?.execute("SELECT pg_sleep(0.02)", &[]).await?;
             Ok(Response::json(Status::OK, "{\"slept_ms\":20}"))
         }
         ("GET", "/pool") => {
             let s = pool.status();
             let body = serde_json::json!({
-                "size": s.size, "in_use": s.in_use, "idle": s.idle, "waiting": s.waiting, "shared": s.shared,
+                "size": s.size, "in_use": s.in_use, "idle": s.idle, "waiting": s.waiting, "shared": s.shared, "pipelined": s.pipelined,
                 "connects": s.connects, "connect_failures": s.connect_failures,
                 "discarded": s.discarded, "timeouts": s.timeouts,
             });

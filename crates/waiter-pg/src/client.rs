@@ -152,6 +152,11 @@ impl Client {
         &self.handle.0
     }
 
+    /// Whether both handles are on the same connection.
+    pub(crate) fn same_connection(&self, other: &Client) -> bool {
+        Rc::ptr_eq(&self.handle, &other.handle)
+    }
+
     /// A handle on the same connection whose queries time out after `limit`:
     /// the server is sent a `CancelRequest` and the query returns
     /// [`Error::Timeout`]. `None` waits forever (the default).

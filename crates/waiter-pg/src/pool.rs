@@ -6,6 +6,13 @@
 //! A returned connection goes straight to the longest waiter (no wake-up
 //! race lets a newcomer overtake the queue); a freed slot lets the longest
 //! waiter open a new connection.
+//!
+//! [`Pool::get_pipelined`] lends a connection to up to `pipeline_depth`
+//! callers at once: the next caller's statement is already queued on the
+//! connection while the one before runs, so the backend goes from one to
+//! the next without the round trip (and the hand-off to the next task) that
+//! an exclusive checkout costs between two statements. A seat freed on such
+//! a connection goes to the first pipelined caller in line.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -42,6 +49,10 @@ pub struct PoolOptions {
     /// Most connections [`Pool::get_shared`] shares among its callers at
     /// once (default 1; 0 counts as 1). They are part of `max_size`.
     pub shared_connections: usize,
+    /// Most callers of [`Pool::get_pipelined`] on one connection at once
+    /// (default 2: one statement running, the next queued behind it; 0
+    /// counts as 1, which makes it an exclusive checkout).
+    pub pipeline_depth: usize,
 }
 
 impl Default for PoolOptions {
@@ -53,6 +64,7 @@ impl Default for PoolOptions {
             backoff_start: Duration::from_millis(10),
             backoff_max: Duration::from_secs(1),
             shared_connections: 1,
+            pipeline_depth: 2,
         }
     }
 }
@@ -70,6 +82,8 @@ pub struct PoolStatus {
     pub waiting: usize,
     /// Connections [`Pool::get_shared`] shares now, or is opening (counted in `in_use`).
     pub shared: usize,
+    /// Connections lent to [`Pool::get_pipelined`] callers now (counted in `in_use`).
+    pub pipelined: usize,
     /// Connections opened so far.
     pub connects: u64,
     /// Connect attempts that failed.
@@ -90,6 +104,17 @@ enum Grant {
     /// A connection, and whether it sat idle long enough to need a ping.
     Client(Client, bool),
     Connect,
+    /// A seat on a connection that other pipelined callers hold (already
+    /// counted in its holders).
+    Join(Client),
+}
+
+/// A connection lent to [`Pool::get_pipelined`] callers.
+struct Piped {
+    client: Client,
+    /// INVARIANT: 1 ..= pipeline_depth callers hold it; while it is open and
+    /// has a free seat, no pipelined caller waits in line.
+    holders: usize,
 }
 
 /// A caller in the wait line.
@@ -103,6 +128,8 @@ struct Waiter {
     /// Set when its future went away: it stays in the line, skipped, until
     /// it reaches the front (no search of a 10,000-long line per departure).
     left: Cell<bool>,
+    /// A [`Pool::get_pipelined`] caller: a seat on a shared connection will do.
+    pipelined: bool,
 }
 
 struct Inner {
@@ -124,6 +151,8 @@ struct Inner {
     stats: Cell<PoolStatus>,
     /// The connections `get_shared` hands out.
     lanes: Lanes,
+    /// The connections lent to `get_pipelined` callers.
+    pipelined: RefCell<Vec<Piped>>,
 }
 
 /// A pool of connections to one server. Cheap to clone; all clones share it.
@@ -170,6 +199,7 @@ impl Pool {
             expiry: RefCell::new(None),
             stats: Cell::new(PoolStatus::default()),
             lanes: Lanes::default(),
+            pipelined: RefCell::new(Vec::new()),
         }))
     }
 
@@ -183,6 +213,7 @@ impl Pool {
             idle,
             waiting: inner.waiting.get(),
             shared: inner.lanes.len(),
+            pipelined: inner.pipelined.borrow().len(),
             ..inner.stats.get()
         }
     }
@@ -209,28 +240,70 @@ impl Pool {
     /// [`Error::PoolTimeout`] after `checkout_timeout`; a connect error that
     /// retrying cannot fix (a refused password, a missing database).
     pub async fn get(&self) -> Result<PooledClient, Error> {
+        self.get_as(false).await
+    }
+
+    /// Checks out a connection that up to `PoolOptions::pipeline_depth`
+    /// callers of this method use at once, their statements queued on it
+    /// one behind the other: the backend starts the next the moment it has
+    /// answered one, instead of idling for the round trip in which an
+    /// exclusive checkout is answered, handed on and the next statement sent.
+    /// The pool's bounds stand: at most `max_size` connections, each running
+    /// one statement at a time.
+    ///
+    /// A caller takes an idle connection, or opens a new one while fewer
+    /// than `max_size` are open; only when every connection is in use does
+    /// it join the least busy pipelined one with a free seat, and when none
+    /// has one it waits in the pool's line (first come, first served, within
+    /// `checkout_timeout`). Unlike [`get_shared`](Self::get_shared), which
+    /// crowds many short statements onto few connections, this spreads over
+    /// all of them with shallow pipelines: for statements long enough that
+    /// the round trip between two of them costs throughput.
+    ///
+    /// For statements without session state, as for `get_shared`: no
+    /// transactions, `SET`, `LISTEN` or temporary tables (use
+    /// [`get`](Self::get)). A statement queued behind another waits for it;
+    /// a broken connection fails every statement queued on it.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`](Self::get).
+    pub async fn get_pipelined(&self) -> Result<PooledClient, Error> {
+        self.get_as(true).await
+    }
+
+    async fn get_as(&self, pipelined: bool) -> Result<PooledClient, Error> {
         // The common case, an idle connection and nobody ahead, is served at
         // once: no clock read for a deadline, no timer, no allocation.
         if self.0.waiting.get() == 0 {
             if let Some(Grant::Client(client, false)) = self.take_now_if(false) {
-                return Ok(self.lend(client));
+                return Ok(self.lend(client, pipelined));
             }
         }
         let lp = current_loop()?;
         let deadline = lp.now() + self.0.options.checkout_timeout;
-        let result = self.checkout(&lp, deadline).await;
+        let result = self.checkout(&lp, deadline, pipelined).await;
         if matches!(result, Err(Error::PoolTimeout)) {
             self.count(|s| s.timeouts += 1);
         }
         result
     }
 
-    async fn checkout(&self, lp: &Loop, deadline: Instant) -> Result<PooledClient, Error> {
+    async fn checkout(&self, lp: &Loop, deadline: Instant, pipelined: bool) -> Result<PooledClient, Error> {
         loop {
             let grant = if self.0.waiting.get() == 0 { self.take_now_if(true) } else { None };
+            // A free seat means no pipelined caller waits (Piped's invariant):
+            // taking it overtakes nobody who could have used it.
+            let grant = if grant.is_none() && pipelined { self.join_now() } else { grant };
             let grant = match grant {
                 Some(grant) => grant,
-                None => self.wait(lp, deadline).await?,
+                None => self.wait(lp, deadline, pipelined).await?,
+            };
+            let grant = match grant {
+                Grant::Join(client) => {
+                    return Ok(PooledClient { pool: self.clone(), client: Some(client), pipelined: true })
+                }
+                grant => grant,
             };
             let slot = SlotGuard(self);
             // Connecting and pinging are rare and their futures large: boxed
@@ -250,10 +323,11 @@ impl Pool {
                         Err(_) => return Err(Error::PoolTimeout),
                     }
                 }
+                Grant::Join(_) => unreachable!("a seat is returned above"),
             };
             if let Some(client) = vetted {
                 std::mem::forget(slot);
-                return Ok(self.lend(client));
+                return Ok(self.lend(client, pipelined));
             }
             // `slot` frees the broken connection's place.
         }
@@ -281,15 +355,28 @@ impl Pool {
         None
     }
 
+    /// A seat on the least busy open pipelined connection with one free.
+    fn join_now(&self) -> Option<Grant> {
+        let depth = self.0.options.pipeline_depth.max(1);
+        let mut piped = self.0.pipelined.borrow_mut();
+        let least = piped
+            .iter_mut()
+            .filter(|p| p.holders < depth && !p.client.is_closed())
+            .min_by_key(|p| p.holders)?;
+        least.holders += 1;
+        Some(Grant::Join(least.client.clone()))
+    }
+
     /// Waits in line for a grant until `deadline`; leaving the line (the
     /// future dropped) passes on whatever was granted meanwhile.
-    async fn wait(&self, lp: &Loop, deadline: Instant) -> Result<Grant, Error> {
+    async fn wait(&self, lp: &Loop, deadline: Instant, pipelined: bool) -> Result<Grant, Error> {
         let waiter = Rc::new(Waiter {
             grant: RefCell::new(None),
             waker: Cell::new(None),
             deadline,
             timed_out: Cell::new(false),
             left: Cell::new(false),
+            pipelined,
         });
         self.0.waiters.borrow_mut().push_back(waiter.clone());
         self.0.waiting.set(self.0.waiting.get() + 1);
@@ -359,6 +446,18 @@ impl Pool {
         }
     }
 
+    /// Takes the first pipelined waiter that has not left out of the line
+    /// (exclusive waiters ahead of it, who cannot use a seat, stay).
+    fn next_pipelined_waiter(&self) -> Option<Rc<Waiter>> {
+        let waiter = {
+            let mut line = self.0.waiters.borrow_mut();
+            let i = line.iter().position(|w| w.pipelined && !w.left.get())?;
+            line.remove(i)?
+        };
+        self.one_less_waiting();
+        Some(waiter)
+    }
+
     /// One waiter fewer in line; once nobody waits, the leavers still in
     /// the line are forgotten and the expiry timer stopped.
     fn one_less_waiting(&self) {
@@ -384,9 +483,63 @@ impl Pool {
         None
     }
 
-    fn lend(&self, client: Client) -> PooledClient {
+    fn lend(&self, client: Client, pipelined: bool) -> PooledClient {
         self.0.in_use.set(self.0.in_use.get() + 1);
-        PooledClient { pool: self.clone(), client: Some(client) }
+        if pipelined {
+            self.0.pipelined.borrow_mut().push(Piped { client: client.clone(), holders: 1 });
+            self.seat_waiters(&client);
+        }
+        PooledClient { pool: self.clone(), client: Some(client), pipelined }
+    }
+
+    /// Gives the free seats of pipelined connection `client` to the
+    /// pipelined callers first in line.
+    fn seat_waiters(&self, client: &Client) {
+        if client.is_closed() {
+            return;
+        }
+        let depth = self.0.options.pipeline_depth.max(1);
+        loop {
+            let free = self
+                .0
+                .pipelined
+                .borrow()
+                .iter()
+                .any(|p| p.client.same_connection(client) && p.holders < depth);
+            if !free {
+                return;
+            }
+            let Some(waiter) = self.next_pipelined_waiter() else { return };
+            let mut piped = self.0.pipelined.borrow_mut();
+            if let Some(p) = piped.iter_mut().find(|p| p.client.same_connection(client)) {
+                p.holders += 1;
+            }
+            drop(piped);
+            grant(&waiter, Grant::Join(client.clone()));
+        }
+    }
+
+    /// A pipelined caller is done with `client`: its seat goes to the next
+    /// pipelined caller in line, or, if it was the last holder, the
+    /// connection goes back to the pool.
+    fn leave_pipelined(&self, client: Client) {
+        let last = {
+            let mut piped = self.0.pipelined.borrow_mut();
+            let Some(i) = piped.iter().position(|p| p.client.same_connection(&client)) else {
+                unreachable!("a pipelined connection stays listed while anyone holds it")
+            };
+            piped[i].holders -= 1;
+            let last = piped[i].holders == 0;
+            if last {
+                piped.swap_remove(i);
+            }
+            last
+        };
+        if last {
+            self.give_back(client);
+        } else {
+            self.seat_waiters(&client);
+        }
     }
 
     /// Connects, retrying with exponential backoff until the deadline.
@@ -478,6 +631,7 @@ impl Drop for InLine<'_> {
                 self.pool.give_back(client);
             }
             Some(Grant::Connect) => self.pool.free_slot(),
+            Some(Grant::Join(client)) => self.pool.leave_pipelined(client),
             // Still in line (unless it timed out, which took it out already).
             None if !self.waiter.timed_out.get() => {
                 self.waiter.left.set(true);
@@ -493,6 +647,8 @@ impl Drop for InLine<'_> {
 pub struct PooledClient {
     pool: Pool,
     client: Option<Client>,
+    /// From [`Pool::get_pipelined`]: other callers may hold it too.
+    pipelined: bool,
 }
 
 impl fmt::Debug for PooledClient {
@@ -512,7 +668,11 @@ impl Deref for PooledClient {
 impl Drop for PooledClient {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
-            self.pool.give_back(client);
+            if self.pipelined {
+                self.pool.leave_pipelined(client);
+            } else {
+                self.pool.give_back(client);
+            }
         }
     }
 }

@@ -350,3 +350,246 @@ fn a_shared_caller_waiting_on_an_abandoned_opening_opens_it_again() {
         assert_eq!((status.shared, status.in_use, status.idle, status.waiting), (0, 0, 1, 0), "{status:?}");
     });
 }
+
+fn pipelined_pool(max_size: usize, pipeline_depth: usize, checkout_timeout: Duration) -> Pool {
+    Pool::new(config(), PoolOptions { max_size, pipeline_depth, checkout_timeout, ..Default::default() })
+}
+
+/// Polls `future` once, so that it takes its place in the pool's line.
+async fn poll_once<F: std::future::Future + Unpin>(future: &mut F) -> std::task::Poll<F::Output> {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *future).poll(cx))).await
+}
+
+#[test]
+fn pipelined_callers_take_every_connection_before_sharing_one() {
+    run(async {
+        let pool = pipelined_pool(3, 2, Duration::from_secs(10));
+        let lp = waiter_loop::Loop::current().unwrap();
+        let handles: Vec<_> = (0..7)
+            .map(|_| {
+                let pool = pool.clone();
+                lp.spawn(async move {
+                    let client = pool.get_pipelined().await.unwrap();
+                    client
+                        .query_one("SELECT pg_backend_pid() FROM pg_sleep(0.1)", &[])
+                        .await
+                        .unwrap()
+                        .get::<i32>(0)
+                })
+            })
+            .collect();
+        // Three connections open, each with two callers; the seventh waits.
+        let mut status = pool.status();
+        for _ in 0..500 {
+            if status.connects == 3 && status.waiting == 1 {
+                break;
+            }
+            waiter_loop::sleep(Duration::from_millis(2)).unwrap().await;
+            status = pool.status();
+        }
+        assert_eq!(
+            (status.size, status.in_use, status.pipelined, status.waiting),
+            (3, 3, 3, 1),
+            "{status:?}"
+        );
+        let mut per_backend = std::collections::HashMap::new();
+        for h in handles {
+            *per_backend.entry(h.await).or_insert(0) += 1;
+        }
+        let mut counts: Vec<i32> = per_backend.values().copied().collect();
+        counts.sort();
+        assert_eq!(counts, [2, 2, 3], "{per_backend:?}");
+        let done = pool.status();
+        assert_eq!(
+            (done.in_use, done.idle, done.pipelined, done.waiting, done.connects),
+            (0, 3, 0, 0, 3),
+            "{done:?}"
+        );
+    });
+}
+
+#[test]
+fn pipelined_seats_go_first_come_first_served_at_most_depth_at_once() {
+    run(async {
+        let pool = pipelined_pool(1, 2, Duration::from_secs(10));
+        let lp = waiter_loop::Loop::current().unwrap();
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let (holding, most) = (Rc::new(std::cell::Cell::new(0)), Rc::new(std::cell::Cell::new(0)));
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let (pool, order, holding, most) =
+                    (pool.clone(), order.clone(), holding.clone(), most.clone());
+                lp.spawn(async move {
+                    let client = pool.get_pipelined().await.unwrap();
+                    order.borrow_mut().push(i);
+                    holding.set(holding.get() + 1);
+                    most.set(most.get().max(holding.get()));
+                    let row = client.query_one("SELECT $1::int FROM pg_sleep(0.005)", &[&i]).await.unwrap();
+                    holding.set(holding.get() - 1);
+                    row.get::<i32>(0)
+                })
+            })
+            .collect();
+        for (i, h) in handles.into_iter().enumerate() {
+            assert_eq!(h.await, i as i32);
+        }
+        assert_eq!(*order.borrow(), (0..8).collect::<Vec<_>>());
+        assert_eq!(most.get(), 2, "two callers share the one connection, never more");
+        assert_eq!(pool.status().connects, 1);
+    });
+}
+
+#[test]
+fn a_pipelined_statement_is_sent_while_the_one_before_runs() {
+    run(async {
+        // One connection, two callers: the second gets its seat while the
+        // first's statement runs and sends its own behind it, so the backend
+        // starts it as soon as the first ends.
+        let pool = pipelined_pool(1, 2, Duration::from_secs(10));
+        let lp = waiter_loop::Loop::current().unwrap();
+        let sql = "SELECT extract(epoch FROM clock_timestamp())::float8 FROM pg_sleep(0.05)";
+        drop(pool.get_pipelined().await.unwrap());
+        let first = {
+            let pool = pool.clone();
+            lp.spawn(async move { pool.get_pipelined().await.unwrap().query_one(sql, &[]).await.unwrap() })
+        };
+        waiter_loop::sleep(Duration::from_millis(5)).unwrap().await;
+        let asked = std::time::Instant::now();
+        let second = pool.get_pipelined().await.unwrap();
+        assert!(asked.elapsed() < Duration::from_millis(20), "the seat took {:?}", asked.elapsed());
+        let b = second.query_one(sql, &[]).await.unwrap().get::<f64>(0);
+        let a = first.await.get::<f64>(0);
+        // One after the other on the server (one backend), the second ending
+        // one sleep after the first (give or take a loaded machine's delays).
+        let gap = b - a;
+        assert!((0.05..0.1).contains(&gap), "the second ended {gap} s after the first");
+    });
+}
+
+#[test]
+fn an_exclusive_waiter_gets_the_whole_connection_and_seats_still_go_to_pipelined_callers() {
+    run(async {
+        let pool = pipelined_pool(1, 2, Duration::from_secs(10));
+        let lp = waiter_loop::Loop::current().unwrap();
+        let a = pool.get_pipelined().await.unwrap();
+        let exclusive = {
+            let pool = pool.clone();
+            lp.spawn(async move { pool.get().await.unwrap().process_id() })
+        };
+        waiter_loop::sleep(Duration::from_millis(5)).unwrap().await;
+        assert_eq!(pool.status().waiting, 1);
+        // The free seat is of no use to the exclusive caller ahead: taken at once.
+        let b = pool.get_pipelined().await.unwrap();
+        assert_eq!(b.process_id(), a.process_id());
+        let pid = a.process_id();
+        drop(a);
+        waiter_loop::sleep(Duration::from_millis(5)).unwrap().await;
+        assert_eq!(pool.status().waiting, 1, "the connection is still shared with b");
+        drop(b);
+        assert_eq!(exclusive.await, pid);
+        let status = pool.status();
+        assert_eq!(
+            (status.in_use, status.idle, status.pipelined, status.waiting),
+            (0, 1, 0, 0),
+            "{status:?}"
+        );
+    });
+}
+
+#[test]
+fn a_pipelined_error_fails_only_its_own_statement() {
+    run(async {
+        let pool = pipelined_pool(1, 3, Duration::from_secs(10));
+        let lp = waiter_loop::Loop::current().unwrap();
+        let statements = ["SELECT 1 FROM pg_sleep(0.01)", "SELECT 1/0", "SELECT 3"];
+        let handles: Vec<_> = statements
+            .into_iter()
+            .map(|sql| {
+                let pool = pool.clone();
+                lp.spawn(async move {
+                    let client = pool.get_pipelined().await.unwrap();
+                    client
+                        .query_one(sql, &[])
+                        .await
+                        .map(|r| r.get::<i32>(0))
+                        .map_err(|e| e.code().map(str::to_string))
+                })
+            })
+            .collect();
+        let results: Vec<_> = {
+            let mut r = Vec::new();
+            for h in handles {
+                r.push(h.await);
+            }
+            r
+        };
+        assert_eq!(results, [Ok(1), Err(Some("22012".to_string())), Ok(3)]);
+        assert_eq!(pool.status().connects, 1, "the three shared one connection");
+    });
+}
+
+#[test]
+fn a_broken_pipelined_connection_fails_every_statement_queued_on_it() {
+    run(async {
+        let pool = pipelined_pool(1, 3, Duration::from_secs(10));
+        let lp = waiter_loop::Loop::current().unwrap();
+        let first = pool.get_pipelined().await.unwrap();
+        let pid = first.process_id();
+        drop(first);
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let pool = pool.clone();
+                lp.spawn(async move {
+                    let client = pool.get_pipelined().await.unwrap();
+                    (client.process_id(), client.query("SELECT pg_sleep(5)", &[]).await.is_err())
+                })
+            })
+            .collect();
+        waiter_loop::sleep(Duration::from_millis(50)).unwrap().await;
+        assert_eq!(pool.status().pipelined, 1);
+        let started = std::time::Instant::now();
+        let killer = connect().await;
+        killer.query_one("SELECT pg_terminate_backend($1)", &[&pid]).await.unwrap();
+        for h in handles {
+            assert_eq!(h.await, (pid, true), "every queued statement fails");
+        }
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        let status = pool.status();
+        assert_eq!(
+            (status.discarded, status.size, status.in_use, status.pipelined),
+            (1, 0, 0, 0),
+            "{status:?}"
+        );
+        let fresh = pool.get_pipelined().await.unwrap();
+        assert_ne!(fresh.process_id(), pid);
+        assert_eq!(fresh.query_one("SELECT 1", &[]).await.unwrap().get::<i32>(0), 1);
+    });
+}
+
+#[test]
+fn pipelined_callers_time_out_in_line_and_a_seat_granted_to_a_leaver_is_passed_on() {
+    run(async {
+        let pool = pipelined_pool(1, 2, Duration::from_millis(100));
+        let a = pool.get_pipelined().await.unwrap();
+        let b = pool.get_pipelined().await.unwrap();
+        assert!(matches!(pool.get_pipelined().await, Err(Error::PoolTimeout)));
+        assert_eq!(pool.status().timeouts, 1);
+        // c waits in line; a's seat is granted to it; c goes away unpolled.
+        let mut c = Box::pin(pool.get_pipelined());
+        assert!(poll_once(&mut c).await.is_pending());
+        assert_eq!(pool.status().waiting, 1);
+        drop(a);
+        assert_eq!(pool.status().waiting, 0);
+        drop(c);
+        // The seat came back: d takes it at once, next to b.
+        let d = pool.get_pipelined().await.unwrap();
+        assert_eq!(d.process_id(), b.process_id());
+        drop((b, d));
+        let status = pool.status();
+        assert_eq!(
+            (status.in_use, status.idle, status.pipelined, status.waiting),
+            (0, 1, 0, 0),
+            "{status:?}"
+        );
+    });
+}
