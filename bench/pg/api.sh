@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # The API-server half of bench/pg/run.sh (called by it, with the cluster running and
 # WAITER_PG_* set, holding the bench lock): waiter-pg's api_server vs Node.js + pg.Pool,
-# ROUNDS rounds (the order of the two servers alternating), and pgbench on the /slow query
+# ROUNDS rounds (the order of the servers rotating), and pgbench on the /slow query
 # as the database's own ceiling.
 #
 #   bench/pg/api.sh SLOW_SECONDS USERS_SECONDS ROUNDS OUT_DIR
+#
+# Servers: `waiter` (api_server as shipped: /slow through Pool::get_pipelined, two
+# statements queued per connection at most), `waiter1` (api_server --pipeline 1: /slow
+# through exclusive checkouts, as node-postgres and pgbench do it) and `node`;
+# API_SERVERS="waiter node" runs a subset.
 #
 # Placement: the server under test alone on CPU 1; wrk and PostgreSQL on CPU 0. Unless
 # BENCH_RT=0, PostgreSQL's processes run at real-time priority SCHED_FIFO 20 and the servers,
@@ -14,7 +19,7 @@
 # connects. The servers are not SCHED_FIFO: Node's helper threads, pinned to the same CPU at
 # the same FIFO priority, wait behind its main thread (futex waits of 2 ms; /users fell from
 # 7.9k to 2.7k req/s). PostgreSQL's policy is restored on exit (the cluster may be shared).
-# Ports: 18400 (waiter), 18401 (node).
+# Ports: API_PORT (default 18400) for waiter, +1 for node, +2 for waiter1.
 set -euo pipefail
 slow_seconds=$1
 users_seconds=$2
@@ -23,8 +28,10 @@ out=$4
 cd "$(dirname "$0")/../.."
 : "${WAITER_PG_URL:?start the cluster first (bench/pg/run.sh does)}"
 pool=50
-port_waiter=18400
-port_node=18401
+port_waiter=${API_PORT:-18400}
+port_node=$((port_waiter + 1))
+port_waiter1=$((port_waiter + 2))
+servers=(${API_SERVERS:-waiter waiter1 node})
 ulimit -n "$(ulimit -Hn)"
 
 if [[ ! -d bench/pg/node/node_modules/pg ]]; then
@@ -97,16 +104,18 @@ run() {
 }
 
 waiter() { run waiter "$port_waiter" "$1" -- "$api_bin" --listen "127.0.0.1:$port_waiter" --pool "$pool" --db "$WAITER_PG_URL"; }
+waiter1() {
+    run waiter1 "$port_waiter1" "$1" -- "$api_bin" --listen "127.0.0.1:$port_waiter1" --pool "$pool" --pipeline 1 \
+        --db "$WAITER_PG_URL"
+}
 node() { run node "$port_node" "$1" -- node bench/pg/node/server.js "$port_node" "$pool"; }
 
 for round in $(seq "$rounds"); do
     echo "== round $round: pgbench, $pool clients on SELECT pg_sleep(0.02), ${slow_seconds}s"
     pgbench_ceiling "$round"
-    if ((round % 2)); then
-        waiter "$round"
-        node "$round"
-    else
-        node "$round"
-        waiter "$round"
-    fi
+    # Rotate the order: each server goes first in one round of every ${#servers[@]}.
+    n=${#servers[@]}
+    for i in $(seq 0 $((n - 1))); do
+        "${servers[$(((i + round - 1) % n))]}" "$round"
+    done
 done

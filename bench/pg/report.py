@@ -91,7 +91,7 @@ def median(xs):
 
 # Per server, per round: /slow, /users, peak RSS.
 servers = {}
-for name in ("waiter", "node"):
+for name in ("waiter", "waiter1", "node"):
     per_round = []
     for r in range(1, rounds + 1):
         slow = wrk(os.path.join(raw, f"{name}.r{r}.slow.txt"))
@@ -108,9 +108,13 @@ if servers["waiter"] and servers["node"]:
     ideal = 50 / 0.020
     n = len(servers["waiter"])
     print("## API server: the first seed's scenario\n")
-    print(f"Medians of {n} rounds (the two servers alternating which goes first). "
+    print(f"Medians of {n} rounds (the order of the servers rotating). "
           f"`wrk -t2 -c10000 -d{slow_seconds}s --timeout 30s --latency` on `GET /slow` (`SELECT pg_sleep(0.02)` "
-          "through a pool of 50, after 2 s of warm-up at 50 connections), then `wrk -t1 -c100 -d10s` on "
+          "through a pool of 50, after 2 s of warm-up at 50 connections; waiter's api_server as shipped takes "
+          "its connection with `Pool::get_pipelined`, which lets a second request's statement queue on a "
+          "connection behind the running one, so each of the 50 backends starts its next sleep without "
+          "waiting a round trip for the server to hand the connection on; `--pipeline 1` makes it an "
+          "exclusive checkout, as node-postgres and pgbench work), then `wrk -t1 -c100 -d10s` on "
           "`GET /users/42` (`SELECT id, name, email, created_at FROM users WHERE id = $1`, the row rendered "
           "as JSON by the server; waiter's lookups go through `Pool::get_shared`, pipelined on one of the "
           "pool's connections, Node's each through `pg.Pool`, a connection per query: node-postgres cannot "
@@ -119,7 +123,11 @@ if servers["waiter"] and servers["node"]:
           f"50 / 20 ms = {ideal:,.0f} req/s. Peak RSS is the server's VmHWM over its whole run.\n")
     print("| server | /slow req/s | % of ideal | steady-state req/s | % of ideal | p50 ms | p99 ms | failed | /users req/s | /users p99 ms | peak RSS MiB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for label, name in (("waiter-pg api_server", "waiter"), ("Node.js + pg.Pool", "node")):
+    rows = (("waiter-pg api_server (/slow pipelined, 2 per connection)", "waiter"),
+            ("waiter-pg api_server --pipeline 1 (exclusive checkouts)", "waiter1"), ("Node.js + pg.Pool", "node"))
+    for label, name in rows:
+        if not servers[name]:
+            continue
         rps = med(name, "slow", "rps")
         steady = med(name, "slow", "steady") or 0
         print(f"| {label} | {rps:,.0f} | {100 * rps / ideal:.1f}% | {steady:,.0f} | {100 * steady / ideal:.1f}% | "
@@ -134,7 +142,7 @@ if servers["waiter"] and servers["node"]:
         return ", ".join(fmt.format((r[key][field] if field else r[key]) or 0) for r in servers[name])
     rounds_text = "; ".join(
         f"{name} /slow {listed(name, 'slow', 'rps')}, /users {listed(name, 'users', 'rps')}, "
-        f"RSS {listed(name, 'rss', fmt='{:.1f}')} MiB" for name in ("waiter", "node"))
+        f"RSS {listed(name, 'rss', fmt='{:.1f}')} MiB" for name in ("waiter", "waiter1", "node") if servers[name])
     print(f"All rounds: {rounds_text}; pgbench " + ", ".join(f"{x or 0:,.0f}" for x in ceiling) + " tps\n")
     w_rps, n_rps = med("waiter", "slow", "rps"), med("node", "slow", "rps")
     w_users, n_users = med("waiter", "users", "rps"), med("node", "users", "rps")
@@ -151,6 +159,7 @@ if servers["waiter"] and servers["node"]:
         ("/users ≥ 2× Node", w_users >= 2 * n_users, f"{w_users / n_users:.2f}×"),
         ("RSS ≤ 1/4 of Node's", (w_rss or 1e9) <= (n_rss or 0) / 4, f"{w_rss or 0:.1f} vs {n_rss or 0:.1f} MiB"),
     ]
+    print("Targets judged on the api_server as shipped (the first row).\n")
     print("| target | result | |")
     print("|---|---|---|")
     for what, ok, detail in checks:
@@ -160,5 +169,7 @@ if servers["waiter"] and servers["node"]:
           "to do; a request still unanswered when the run ends counts as neither done nor failed. "
           f"The steady-state column (bench/pg/steady.lua) is the mean of the responses per wall-clock second "
           f"from the {STEADY_SKIP + 1}th second to the last but one; the targets are judged on wrk's own figure. "
-          "pgbench's figure is what PostgreSQL itself gives on this machine: pg_sleep(0.02) plus a "
-          "round trip takes longer than 20 ms.\n")
+          "pgbench's figure is what PostgreSQL gives on this machine to a client that waits for each answer "
+          "before it sends the next statement on that connection (as node-postgres and `--pipeline 1` do): "
+          "pg_sleep(0.02) plus a round trip takes longer than 20 ms. The pipelined checkout does not pay the "
+          "round trip (each backend still runs one statement at a time, 50 backends), so it can pass pgbench.\n")

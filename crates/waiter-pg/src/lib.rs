@@ -17,7 +17,9 @@
 //! - [`Transaction`], [`CopyIn`], timeouts that send a real `CancelRequest`.
 //! - [`Pool`]: a bounded pool with a FIFO wait queue, health checks,
 //!   reconnection with backoff and metrics; [`Pool::get_shared`] pipelines
-//!   many callers' short queries on one of its connections.
+//!   many callers' short queries on one of its connections, and
+//!   [`Pool::get_pipelined`] queues a second caller's statement on each busy
+//!   connection, so no backend waits a round trip between two statements.
 //!
 //! # Examples
 //!

@@ -114,4 +114,6 @@ fn every_route_answers_with_its_status_and_json() {
     assert_eq!(status(&head), 200, "{head}");
     let pool: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert!(pool["size"].as_u64().unwrap() >= 1 && pool["size"].as_u64().unwrap() <= 4, "{body}");
+    // /slow's pipelined checkout was handed back once its request was answered.
+    assert_eq!((pool["pipelined"].as_u64(), pool["in_use"].as_u64()), (Some(0), Some(0)), "{body}");
 }
