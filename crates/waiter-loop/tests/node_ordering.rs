@@ -368,11 +368,11 @@ fn unref_timer(lp: &Loop, out: &Lines) {
     long.unref();
     out.log(format!("long hasRef: {}", long.has_ref()));
     lp.set_timeout(ms(1), out.cb("unref 1 ms fires while the loop lives")).unwrap().unref();
+    lp.set_timeout(ms(20), out.cb("ref 20 ms")).unwrap();
     let back = lp.set_timeout(ms(30), out.cb("re-ref 30 ms fires")).unwrap();
     back.unref();
     back.ref_();
     out.log(format!("back hasRef: {}", back.has_ref()));
-    lp.set_timeout(ms(20), out.cb("ref 20 ms")).unwrap();
 }
 
 fn timer_order(lp: &Loop, out: &Lines) {

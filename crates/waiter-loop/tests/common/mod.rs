@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use waiter_loop::net::{TcpListener, TcpStream};
@@ -50,4 +51,57 @@ pub async fn tcp_pair(lp: &Loop) -> (TcpStream, TcpStream) {
     let client = TcpStream::connect(lp, listener.local_addr().unwrap()).await.unwrap();
     let (server, _) = listener.accept().await.unwrap();
     (server, client)
+}
+
+/// Polls `cond` every millisecond until it holds or `limit` passes; returns
+/// whether it held. For gates between threads whose timing the scheduler
+/// decides (a loaded machine can delay a new thread by tens of ms).
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Counts jobs running at once on other threads, and holds each one until
+/// `want` have run together: concurrency proven by counting, not by a sleep
+/// long enough for the scheduler to start every thread (under load it was
+/// not). A job that waits `limit` in vain gives up, and so do all later
+/// ones, so a pool that runs fewer at once fails on [`most`](Gate::most)
+/// in about `limit`, not by hanging.
+#[derive(Default)]
+pub struct Gate {
+    running: AtomicUsize,
+    most: AtomicUsize,
+    gave_up: AtomicBool,
+}
+
+impl Gate {
+    /// Counts a job in, then waits until `want` have been running at once.
+    pub fn enter(&self, want: usize, limit: Duration) {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        let met = wait_until(limit, || {
+            self.most.load(Ordering::SeqCst) >= want || self.gave_up.load(Ordering::SeqCst)
+        });
+        if !met {
+            self.gave_up.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Counts a job out.
+    pub fn leave(&self) {
+        self.running.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The most jobs that were running at once.
+    pub fn most(&self) -> usize {
+        self.most.load(Ordering::SeqCst)
+    }
 }

@@ -11,8 +11,11 @@ const long = setTimeout(() => log('unref 60 s: must not fire'), 60000);
 long.unref();
 log(`long hasRef: ${long.hasRef()}`);
 setTimeout(() => log('unref 1 ms fires while the loop lives'), 1).unref();
+// Started before the 30 ms timer, so it is due first however long this
+// script is held up between the two (a stall of over 10 ms between them,
+// with a log line in between, once put 30 ms first under load).
+setTimeout(() => log('ref 20 ms'), 20);
 const back = setTimeout(() => log('re-ref 30 ms fires'), 30);
 back.unref();
 back.ref();
 log(`back hasRef: ${back.hasRef()}`);
-setTimeout(() => log('ref 20 ms'), 20);
