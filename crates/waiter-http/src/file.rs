@@ -166,6 +166,16 @@ impl FileCache {
         self.fresh(path.as_str(), now)
     }
 
+    /// The entry for `key` (a [`CleanPath::as_str`] without a trailing
+    /// slash) if it is fresh at `now`; unlike [`hit`](FileCache::hit), an
+    /// expired entry is left alone (the caller then goes on to `hit`, which
+    /// claims its refresh). For answering a request without a future.
+    pub(crate) fn peek(&self, key: &str, now: Instant) -> Option<Rc<FileInfo>> {
+        let entries = self.entries.borrow();
+        let (info, checked) = entries.get(key)?;
+        (now.saturating_duration_since(*checked) < REVALIDATE).then(|| info.clone())
+    }
+
     /// Looks `path` up on the thread pool, after [`hit`](FileCache::hit)
     /// found no fresh entry for it.
     ///

@@ -47,6 +47,9 @@ pub(crate) struct Worker {
     /// The buffer for the first read of a request, shared by the worker's
     /// connections (see [`crate::wire::Scratch`]).
     pub(crate) scratch: crate::wire::Scratch,
+    /// The head of a response answered from the connection task's poll
+    /// (see `conn::answer_now`), reused: no allocation per request.
+    pub(crate) head_buf: RefCell<Vec<u8>>,
     /// Set once the server is stopping (by [`Worker::stop`]).
     pub(crate) shutdown: Latch,
     /// The connections' timeouts, and their idle waits that stopping ends.
@@ -143,6 +146,7 @@ impl Server {
             date: RefCell::new(DateCache::new(now)),
             clock: Cell::new((lp.now(), now)),
             scratch: crate::wire::Scratch::new(),
+            head_buf: RefCell::new(Vec::with_capacity(512)),
             shutdown: Latch::default(),
             deadlines: Rc::default(),
             closed: Rc::default(),

@@ -8,7 +8,7 @@
 //! [`Scratch`] buffer per loop instead of an allocation or a zeroed stack
 //! array, and waits are bounded by a [`Deadline`] slot instead of a timer.
 
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::io;
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
@@ -38,6 +38,12 @@ pub(crate) struct Scratch(RefCell<Box<[u8]>>);
 impl Scratch {
     pub(crate) fn new() -> Scratch {
         Scratch(RefCell::new(vec![0; READ_CHUNK].into_boxed_slice()))
+    }
+
+    /// The buffer itself, for a read whose bytes are answered (or copied
+    /// out) before the borrow ends.
+    pub(crate) fn borrow(&self) -> RefMut<'_, Box<[u8]>> {
+        self.0.borrow_mut()
     }
 }
 
@@ -73,6 +79,11 @@ impl ReadBuf {
         let taken = self.pending()[..n].to_vec();
         self.consume(n);
         taken
+    }
+
+    /// A buffer holding a copy of `bytes` (what a read left unanswered).
+    pub(crate) fn copied(bytes: &[u8]) -> ReadBuf {
+        ReadBuf { data: bytes.to_vec(), start: 0 }
     }
 
     /// A buffer holding the bytes of one non-blocking read: `None` at

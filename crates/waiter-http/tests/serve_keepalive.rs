@@ -35,6 +35,32 @@ fn pipelined_requests_are_answered_in_order() {
     assert!(closed_by_server(&mut stream), "closed after Connection: close");
 }
 
+/// A client that sends many requests before reading any answer fills the
+/// socket: the responses written from the connection's poll meet a full
+/// send buffer part-way through, and what the socket did not take must
+/// still go out whole and in order, followed by the remaining answers.
+#[test]
+fn pipelined_small_files_survive_a_full_send_buffer() {
+    const LEN: usize = 15_000; // a small file: held in memory, answered from the poll
+    const REQUESTS: usize = 1_000; // 15 MB of responses: more than the socket buffers hold
+    let body: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+    let server = start(&[("s.bin", &body)], |c| c.max_requests = usize::MAX);
+    let mut stream = server.connect();
+    // Warm the open-file cache, so every pipelined request is a cache hit.
+    stream.write_all(b"GET /s.bin HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut stream, false).unwrap().body, body);
+    let batch = b"GET /s.bin HTTP/1.1\r\nHost: t\r\n\r\n".repeat(REQUESTS);
+    stream.write_all(&batch).unwrap();
+    // Let the server run into the full buffer before anything is read.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut reader = stream.try_clone().unwrap();
+    for i in 0..REQUESTS {
+        let r = read_response(&mut reader, false).unwrap_or_else(|| panic!("closed before response {i}"));
+        assert_eq!(r.status, 200, "response {i}");
+        assert!(r.body == body, "response {i}: body differs");
+    }
+}
+
 #[test]
 fn http10_without_keep_alive_closes() {
     let server = start(&[("a.txt", b"A")], |_| {});

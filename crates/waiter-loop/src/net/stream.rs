@@ -73,6 +73,19 @@ impl SocketIo {
         }
     }
 
+    /// One `writev` if the socket has room now; `WouldBlock` otherwise.
+    /// Refused while another task waits to write: its bytes would interleave.
+    pub(crate) fn try_writev(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if self.busy[1].get() {
+            return Err(io::Error::other("another task is already writing (one writer at a time)"));
+        }
+        let bufs = &bufs[..bufs.len().min(MAX_IOV)];
+        match self.try_io(Interest::WRITABLE, |fd| sys::writev(fd, bufs)) {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(self.context("writev", e)),
+            other => other,
+        }
+    }
+
     /// Writes some of `buf`, waiting for room.
     pub(crate) async fn write(&self, buf: &[u8]) -> io::Result<usize> {
         self.once(Interest::WRITABLE, |fd| sys::net::send(fd, buf))
@@ -293,6 +306,21 @@ macro_rules! stream_methods {
             /// As [`write`](Self::write); some of `buf` may have been sent.
             pub async fn write_all(&self, buf: &[u8]) -> ::std::io::Result<()> {
                 self.io.write_all(buf).await
+            }
+
+            /// Writes some of `bufs` with one `writev(2)` (at most 1,024
+            /// slices) if the stream has room now, without waiting, and
+            /// returns how much was written: a server can answer a request
+            /// from the task's poll that read it, with no future to build.
+            ///
+            /// # Errors
+            ///
+            /// `WouldBlock` when there is no room: the next write (with
+            /// [`writev`](Self::writev), say) then parks until the backend
+            /// reports some. `Other` while another task is waiting to write.
+            /// Otherwise as [`writev`](Self::writev).
+            pub fn try_writev(&self, bufs: &[::std::io::IoSlice<'_>]) -> ::std::io::Result<usize> {
+                self.io.try_writev(bufs)
             }
 
             /// Writes some of `bufs` with one `writev(2)` (at most 1,024
