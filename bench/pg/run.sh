@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # waiter-pg benchmarks against a throwaway PostgreSQL; writes bench/results/pg.md.
 #
-#   bench/pg/run.sh [--quick]      # about 8 min; --quick: 20,000 queries, /slow 20 s -> 10 s (about 4 min)
+#   bench/pg/run.sh [--quick]      # about 14 min; --quick: 20,000 queries, 3 runs, /slow 10 s (about 6 min)
 #
 # 1. Raw client: QUERIES x `SELECT $1::int` over one connection, sequential
 #    and pipelined (64 in flight), waiter-pg vs tokio-postgres (benches/raw_client.rs),
-#    RUNS (7) runs each, the two drivers back to back in each run.
+#    RUNS (9) runs each, the two drivers back to back in each run.
 # 2. API server (bench/pg/api.sh), 3 rounds: the first seed's scenario, 10,000
-#    connections on GET /slow (pg_sleep(0.02)) with a pool of 50, waiter-pg's
-#    api_server vs Node.js + pg.Pool; GET /users/{id} too; pgbench on the /slow
-#    query as the database's own ceiling.
+#    connections on GET /slow (pg_sleep(0.02)) with a pool of 50 for 30 s (wrk's
+#    first second or so goes on opening the 10,000 connections, while the pool has
+#    little to do: the longer run makes that a smaller share), waiter-pg's api_server
+#    (as shipped and with --pipeline 1) vs Node.js + pg.Pool; GET /users/{id} too;
+#    pgbench on the /slow query as the ceiling of a client that does not pipeline.
 #
 # PostgreSQL is pinned to CPU 1, the raw client to CPU 0 (api.sh: the server under
 # test alone on CPU 1); unless BENCH_RT=0, PostgreSQL at SCHED_FIFO 20 and the rest at
@@ -26,8 +28,8 @@ fi
 quick=false
 [[ ${1:-} == --quick ]] && quick=true
 queries=100000
-runs=7
-slow_seconds=20
+runs=9
+slow_seconds=30
 if $quick; then queries=20000; runs=3; slow_seconds=10; fi
 rt=()
 [[ ${BENCH_RT:-1} == 1 ]] && rt=(nice -n -20)
