@@ -13,7 +13,12 @@ def sh(cmd):
 
 cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
 print("# waiter-pg benchmarks\n")
-print(f"Written by `bench/pg/run.sh{' --quick' if kind == 'quick' else ''}` on {sh('date -u +%Y-%m-%dT%H:%MZ')}: "
+# The code measured: a commit, and whether the tree had changes of its own in crates/.
+commit = os.environ.get("BENCH_COMMIT") or sh("git rev-parse --short HEAD") or "?"
+if not os.environ.get("BENCH_COMMIT") and sh("git status --porcelain -- crates"):
+    commit += " plus uncommitted changes in crates/"
+print(f"Written by `bench/pg/run.sh{' --quick' if kind == 'quick' else ''}` on {sh('date -u +%Y-%m-%dT%H:%MZ')} "
+      f"(code: {commit}): "
       f"{cpu}, {os.cpu_count()} CPUs, {sh('uname -r')}, {sh('/usr/lib/postgresql/15/bin/postgres --version')}, "
       f"{sh('node --version')}, {sh('rustc --version')}. PostgreSQL (fsync off) is pinned to one CPU with the load "
       "generator, the client or server under test to the other; every measurement holds `/tmp/waiter-bench.lock`. "
