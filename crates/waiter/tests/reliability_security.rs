@@ -3,14 +3,16 @@
 //! symlinks out of the root (403 unless `--follow-symlinks`), special files
 //! (a FIFO, a character device: 404 even when symlinks may be followed, and
 //! at once: the server never blocks opening them), `nosniff` on every
-//! response, and file names escaped in a directory listing.
+//! response, and file names escaped in a directory listing, in the HTML and
+//! in headless Chromium (a file named `<script>` shows as text).
 
 mod reliability;
 
 use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use reliability::{get_once, hostile_root, read_response, scratch, Cleanup, Waiter, SECRET};
+use reliability::{get_once, hostile_root, read_response, record, scratch, Cleanup, Waiter, SECRET};
 
 fn status(server: &Waiter, path: &str) -> u16 {
     let r = get_once(server.addr, path).unwrap_or_else(|e| panic!("GET {path}: {e}"));
@@ -108,5 +110,60 @@ fn directory_listing_escapes_file_names() {
     assert!(html.contains("&lt;script&gt;alert(1).txt"), "the name, escaped:\n{html}");
     assert!(html.contains("a&amp;amp;b"), "& escaped:\n{html}");
     assert!(page.head.contains("nosniff"), "nosniff on the listing");
+    server.stop();
+}
+
+/// `chromium --headless --dump-dom URL`: the DOM after the page's scripts
+/// (if any) ran, bounded in time.
+fn chromium_dom(url: &str, profile: &std::path::Path) -> String {
+    let mut child = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--virtual-time-budget=2000", "--dump-dom", url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromium (Debian package `chromium`) must be installed: .ci/run installs it");
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("chromium did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "chromium failed: {:?}", out.status);
+    String::from_utf8(out.stdout).expect("a UTF-8 DOM")
+}
+
+#[test]
+fn directory_listing_shows_a_script_name_as_text_in_chromium() {
+    let base = scratch("listing-chromium");
+    let _cleanup = Cleanup(base.clone());
+    let root = base.join("root");
+    std::fs::create_dir_all(root.join("list")).unwrap();
+    // Unescaped, the first would open a script element that swallows the rest
+    // of the page, the second would set the title when its image fails.
+    let hostile = ["<script>", "<img src=x onerror=\"document.title='pwned'\">"];
+    for name in hostile {
+        std::fs::write(root.join("list").join(name), b"x").unwrap();
+    }
+    let server = Waiter::start(&[], &root, &["--workers", "1", "--autoindex"]);
+    let dom = chromium_dom(&format!("http://{}/list/", server.addr), &base.join("chromium-profile"));
+    assert!(dom.contains("<title>Index of /list/</title>"), "no script changed the title:\n{dom}");
+    assert!(!dom.contains("<script"), "a name became a script element:\n{dom}");
+    assert!(!dom.contains("<img"), "a name became an element:\n{dom}");
+    // A serialised text node escapes `<`, `>` and `&`: each name is text, shown once
+    // as the link's text at least.
+    for name in hostile {
+        let text = name.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        assert!(dom.contains(&format!(">{text}</a>")), "{name:?} shown as a link's text:\n{dom}");
+    }
+    record(
+        "chromium",
+        "verdict",
+        "a file named <script> and one named <img onerror> show as link text, no element, title unchanged",
+    );
     server.stop();
 }
