@@ -245,6 +245,14 @@ impl Inner {
         }
     }
 
+    /// Removes a `Sleep`'s timer, fired or not.
+    pub(crate) fn release_timer(&self, key: usize) {
+        let referenced = self.timers.borrow_mut().release(key);
+        if let Some(referenced) = referenced {
+            self.adjust_refs(referenced, false);
+        }
+    }
+
     pub(crate) fn set_timer_ref(&self, key: usize, referenced: bool) {
         let old = self.timers.borrow_mut().set_ref(key, referenced);
         if let Some(old) = old {
@@ -354,7 +362,12 @@ impl Loop {
         self.start_timer(interval, TimerCallback::Repeat(Box::new(f)), std::any::type_name::<F>())
     }
 
-    fn start_timer(&self, delay: Duration, cb: TimerCallback, label: &'static str) -> io::Result<Timer> {
+    pub(crate) fn start_timer(
+        &self,
+        delay: Duration,
+        cb: TimerCallback,
+        label: &'static str,
+    ) -> io::Result<Timer> {
         let delay = delay_nanos(delay)?;
         let deadline = self.inner.clock_nanos().saturating_add(delay);
         let key = self.inner.timers.borrow_mut().start(deadline, delay, cb, label);

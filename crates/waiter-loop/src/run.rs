@@ -7,6 +7,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crate::event_loop::{Labeled, Loop, Microtask, Phase};
@@ -130,6 +131,12 @@ impl Loop {
                 TimerCallback::Once(f) => {
                     self.inner.adjust_refs(referenced, false);
                     self.invoke(label, f);
+                }
+                TimerCallback::Wake(waker) => {
+                    self.inner.adjust_refs(referenced, false);
+                    // Invoked like a callback, so the woken task runs right
+                    // here, before the next due timer, as the boxed closure did.
+                    self.invoke(label, |_| waker.map_or((), Waker::wake));
                 }
                 TimerCallback::Repeat(mut f) => {
                     let seq = self.inner.timers.borrow().seq_of(key);

@@ -15,6 +15,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::rc::Weak;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use crate::event_loop::{Inner, Loop};
@@ -24,6 +25,11 @@ use crate::slab::Slab;
 pub(crate) enum TimerCallback {
     Once(Box<dyn FnOnce(&Loop)>),
     Repeat(Box<dyn FnMut(&Loop)>),
+    /// A [`Sleep`](crate::Sleep)'s: wake the task awaiting it, if one has
+    /// polled it yet. Nothing is allocated per timer: the waker lives in the
+    /// slot, and the slot outlives the firing (marked `fired`, no longer
+    /// live) until the `Sleep` sees it or is dropped.
+    Wake(Option<Waker>),
 }
 
 pub(crate) struct TimerSlot {
@@ -33,9 +39,18 @@ pub(crate) struct TimerSlot {
     delay: u64,
     repeat: bool,
     referenced: bool,
+    /// A `Wake` timer that fired and waits for its `Sleep` to see it: not
+    /// live (no heap entry, no reference, cannot be cleared or refreshed).
+    fired: bool,
     /// `None` only while the callback runs.
     callback: Option<TimerCallback>,
     label: &'static str,
+}
+
+impl TimerSlot {
+    fn is_armed_as(&self, seq: u64) -> bool {
+        self.seq == seq && !self.fired
+    }
 }
 
 /// The loop's timers.
@@ -76,7 +91,7 @@ impl TimerHeap {
         let live: Vec<_> = self
             .heap
             .drain()
-            .filter(|Reverse((_, seq, key))| slots.get(*key).is_some_and(|s| s.seq == *seq))
+            .filter(|Reverse((_, seq, key))| slots.get(*key).is_some_and(|s| s.is_armed_as(*seq)))
             .collect();
         self.heap = BinaryHeap::from(live);
     }
@@ -95,6 +110,7 @@ impl TimerHeap {
             delay,
             repeat,
             referenced: true,
+            fired: false,
             callback: Some(callback),
             label,
         });
@@ -102,34 +118,65 @@ impl TimerHeap {
         key
     }
 
-    /// Removes a timer; returns whether it was live and referenced.
+    /// The slot of a live timer: started, and neither fired (one-shot) nor cleared.
+    fn live_mut(&mut self, key: usize) -> Option<&mut TimerSlot> {
+        self.slots.get_mut(key).filter(|s| !s.fired)
+    }
+
+    /// Removes a live timer; returns whether it was referenced. A fired
+    /// `Wake` timer stays for its `Sleep` (clearing a fired timer does nothing).
     pub(crate) fn stop(&mut self, key: usize) -> Option<bool> {
+        self.live_mut(key)?;
+        self.slots.remove(key).map(|s| s.referenced)
+    }
+
+    /// Removes a timer, fired or not (a `Sleep` being dropped); returns
+    /// whether it still counted as a reference.
+    pub(crate) fn release(&mut self, key: usize) -> Option<bool> {
         self.slots.remove(key).map(|s| s.referenced)
     }
 
     /// Sets a timer's ref flag; returns the old one, or `None` for a dead timer.
     pub(crate) fn set_ref(&mut self, key: usize, referenced: bool) -> Option<bool> {
-        let slot = self.slots.get_mut(key)?;
+        let slot = self.live_mut(key)?;
         Some(std::mem::replace(&mut slot.referenced, referenced))
     }
 
     /// A live timer's ref flag, or `None` for a dead timer.
     pub(crate) fn is_referenced(&self, key: usize) -> Option<bool> {
-        self.slots.get(key).map(|s| s.referenced)
+        self.slots.get(key).filter(|s| !s.fired).map(|s| s.referenced)
     }
 
     /// Restarts a live timer from `now` with its original delay.
     pub(crate) fn refresh(&mut self, key: usize, now: u64) -> bool {
-        let Some(slot) = self.slots.get(key) else { return false };
+        let Some(slot) = self.live_mut(key) else { return false };
         let deadline = now.saturating_add(slot.delay);
         self.arm(key, deadline);
         true
     }
 
+    /// A `Sleep`'s poll of its `Wake` timer: `Ready` once it fired (the slot
+    /// is removed then), else `Pending` with `waker` stored for the firing
+    /// (cloned only when it would not wake the same task). A cleared timer
+    /// stays `Pending`, as a cleared `setTimeout` never runs.
+    pub(crate) fn poll_wake(&mut self, key: usize, waker: &Waker) -> Poll<()> {
+        let Some(slot) = self.slots.get_mut(key) else { return Poll::Pending };
+        if slot.fired {
+            self.slots.remove(key);
+            return Poll::Ready(());
+        }
+        if let Some(TimerCallback::Wake(stored)) = &mut slot.callback {
+            if !stored.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                *stored = Some(waker.clone());
+            }
+        }
+        Poll::Pending
+    }
+
     /// The earliest live deadline.
     pub(crate) fn next_deadline(&mut self) -> Option<u64> {
         while let Some(Reverse((deadline, seq, key))) = self.heap.peek().copied() {
-            if self.slots.get(key).is_some_and(|s| s.seq == seq) {
+            if self.slots.get(key).is_some_and(|s| s.is_armed_as(seq)) {
                 return Some(deadline);
             }
             self.heap.pop();
@@ -138,8 +185,9 @@ impl TimerHeap {
     }
 
     /// Takes the next timer due at `now` that was started before sequence
-    /// `limit`, leaving one-shot timers removed and repeating ones in place
-    /// without their callback. Returns `(key, callback, label, referenced)`.
+    /// `limit`, leaving one-shot timers removed, repeating ones in place
+    /// without their callback, and `Wake` ones in place, fired, unreferenced
+    /// and without their waker. Returns `(key, callback, label, referenced)`.
     pub(crate) fn pop_due(
         &mut self,
         now: u64,
@@ -147,7 +195,7 @@ impl TimerHeap {
     ) -> Option<(usize, TimerCallback, &'static str, bool)> {
         loop {
             let Reverse((deadline, seq, key)) = *self.heap.peek()?;
-            let live = self.slots.get(key).is_some_and(|s| s.seq == seq);
+            let live = self.slots.get(key).is_some_and(|s| s.is_armed_as(seq));
             if !live {
                 self.heap.pop();
                 continue;
@@ -162,6 +210,12 @@ impl TimerHeap {
             if slot.repeat {
                 let cb = slot.callback.take().expect("repeating timer holds its callback");
                 return Some((key, cb, label, referenced));
+            }
+            if let Some(TimerCallback::Wake(waker)) = &mut slot.callback {
+                let waker = waker.take();
+                slot.fired = true;
+                slot.referenced = false;
+                return Some((key, TimerCallback::Wake(waker), label, referenced));
             }
             let slot = self.slots.remove(key).expect("checked live");
             return Some((key, slot.callback.expect("one-shot timer holds its callback"), label, referenced));
@@ -181,12 +235,18 @@ impl TimerHeap {
 
     /// The current arming sequence of a live timer.
     pub(crate) fn seq_of(&self, key: usize) -> Option<u64> {
-        self.slots.get(key).map(|s| s.seq)
+        self.slots.get(key).filter(|s| !s.fired).map(|s| s.seq)
+    }
+
+    /// Timer slots held, live or fired-and-unseen.
+    #[cfg(test)]
+    pub(crate) fn slots_len(&self) -> usize {
+        self.slots.len()
     }
 
     /// Whether a timer is live.
     pub(crate) fn is_live(&self, key: usize) -> bool {
-        self.slots.get(key).is_some()
+        self.slots.get(key).is_some_and(|s| !s.fired)
     }
 }
 
@@ -297,6 +357,52 @@ mod tests {
         }
         assert!(h.heap.len() <= COMPACT_SLACK + 1, "heap kept {} stale entries", h.heap.len());
         assert_eq!(h.next_deadline(), None);
+    }
+
+    fn noop_waker() -> Waker {
+        Waker::noop().clone()
+    }
+
+    #[test]
+    fn a_fired_wake_timer_is_dead_but_kept_for_its_sleep() {
+        let mut h = TimerHeap::new();
+        let k = h.start(5, 5, TimerCallback::Wake(None), "sleep");
+        assert_eq!(h.poll_wake(k, &noop_waker()), Poll::Pending);
+        let limit = h.next_seq();
+        let (key, cb, _, referenced) = h.pop_due(5, limit).expect("due");
+        assert_eq!(key, k);
+        assert!(referenced);
+        assert!(matches!(cb, TimerCallback::Wake(Some(_))), "the stored waker is handed out");
+        assert!(!h.is_live(k));
+        assert_eq!(h.is_referenced(k), None);
+        assert!(!h.refresh(k, 100));
+        assert_eq!(h.stop(k), None, "clearing a fired timer does nothing");
+        assert_eq!(h.next_deadline(), None);
+        assert_eq!(h.slots.len(), 1, "the slot waits for its Sleep");
+        assert_eq!(h.poll_wake(k, &noop_waker()), Poll::Ready(()));
+        assert_eq!(h.slots.len(), 0);
+    }
+
+    #[test]
+    fn a_cleared_wake_timer_never_completes() {
+        let mut h = TimerHeap::new();
+        let k = h.start(5, 5, TimerCallback::Wake(None), "sleep");
+        assert_eq!(h.stop(k), Some(true));
+        let limit = h.next_seq();
+        assert!(h.pop_due(10, limit).is_none());
+        assert_eq!(h.poll_wake(k, &noop_waker()), Poll::Pending);
+    }
+
+    #[test]
+    fn wake_and_callback_timers_share_one_order() {
+        let mut h = TimerHeap::new();
+        let a = h.start(10, 10, TimerCallback::Wake(None), "a");
+        let b = h.start(10, 10, once(), "b");
+        let c = h.start(10, 10, TimerCallback::Wake(None), "c");
+        let d = h.start(3, 3, TimerCallback::Wake(None), "d");
+        let limit = h.next_seq();
+        let order: Vec<usize> = std::iter::from_fn(|| h.pop_due(10, limit).map(|t| t.0)).collect();
+        assert_eq!(order, vec![d, a, b, c]);
     }
 
     #[test]
