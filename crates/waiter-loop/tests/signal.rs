@@ -97,6 +97,42 @@ fn signal_stream_receives_signals_in_order() {
 }
 
 #[test]
+fn signal_int_term_and_hup_each_reach_their_own_callback() {
+    let lp = Loop::new().unwrap();
+    let _guard = guard(&lp);
+    let heard = Rc::new(RefCell::new(Vec::new()));
+    let watches: Vec<SignalWatch> = [Signal::INT, Signal::TERM, Signal::HUP]
+        .into_iter()
+        .map(|sig| {
+            let heard = heard.clone();
+            lp.on_signal(sig, move |lp, got| {
+                heard.borrow_mut().push((sig, got));
+                if heard.borrow().len() == 3 {
+                    lp.stop();
+                }
+            })
+            .unwrap()
+        })
+        .collect();
+    // The default action of each would end the process: only the signalfd
+    // stands between these raises and the test's death.
+    lp.set_timeout(Duration::from_millis(1), |_| {
+        raise(Signal::TERM);
+        raise(Signal::INT);
+    })
+    .unwrap();
+    lp.set_timeout(Duration::from_millis(5), |_| raise(Signal::HUP)).unwrap();
+    lp.run().unwrap();
+    let mut heard = heard.borrow().clone();
+    // TERM and INT were pending together: the kernel hands them over by number.
+    heard[..2].sort_by_key(|(sig, _)| sig.number());
+    assert_eq!(heard, [(Signal::INT, Signal::INT), (Signal::TERM, Signal::TERM), (Signal::HUP, Signal::HUP)]);
+    drop(watches);
+    lp.run().unwrap();
+    assert_closed(&lp);
+}
+
+#[test]
 fn signal_unrefd_watch_does_not_hold_the_loop() {
     let lp = Loop::new().unwrap();
     let fired = Rc::new(Cell::new(0));

@@ -1,9 +1,13 @@
 //! UDP on 127.0.0.1: `send_to`/`recv_from`, a receive that waits for a late
-//! datagram, connected `send`/`recv`, and ICMP "port unreachable" surfacing
-//! as `ConnectionRefused` on a connected socket.
+//! datagram, connected `send`/`recv`, ICMP "port unreachable" surfacing
+//! as `ConnectionRefused` on a connected socket, and the callback form
+//! (`recv_start`).
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use waiter_loop::net::UdpSocket;
@@ -93,5 +97,82 @@ fn port_unreachable_is_connection_refused() {
     });
     assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
     assert!(err.to_string().starts_with("recv (fd "), "context: {err}");
+    assert_eq!(lp.active_handles(), 0);
+}
+
+#[test]
+fn recv_start_calls_back_per_datagram_until_stopped() {
+    let lp = Loop::new().unwrap();
+    let _guard = common::guard(&lp);
+    let server = Rc::new(bind(&lp));
+    let client = bind(&lp);
+    let (server_addr, client_addr) = (server.local_addr().unwrap(), client.local_addr().unwrap());
+    type Seen = Vec<io::Result<(Vec<u8>, SocketAddr)>>;
+    let seen: Rc<RefCell<Seen>> = Rc::default();
+    let log = seen.clone();
+    let receiving = server
+        .recv_start(move |lp, got| {
+            assert!(Loop::current().is_some() && lp.active_handles() > 0, "a callback runs on the loop");
+            log.borrow_mut().push(got.map(|(bytes, from)| (bytes.to_vec(), from)));
+        })
+        .unwrap();
+    assert!(receiving.is_active());
+    run(&lp, async {
+        for msg in [&b"one"[..], b"", b"three"] {
+            client.send_to(msg, server_addr).await.unwrap();
+        }
+        while seen.borrow().len() < 3 {
+            waiter_loop::sleep(Duration::from_millis(1)).unwrap().await;
+        }
+    });
+    let got: Vec<_> = seen.borrow_mut().drain(..).map(Result::unwrap).collect();
+    let want: Vec<(Vec<u8>, SocketAddr)> =
+        [&b"one"[..], b"", b"three"].iter().map(|m| (m.to_vec(), client_addr)).collect();
+    assert_eq!(got, want, "one call per datagram, boundaries and order kept");
+    assert_eq!(lp.active_handles(), 1, "waiting for the next datagram holds the loop");
+    // Stopped, it calls no more, and no longer holds the loop.
+    receiving.stop();
+    assert!(!receiving.is_active());
+    run(&lp, async {
+        client.send_to(b"after stop", server_addr).await.unwrap();
+        waiter_loop::sleep(Duration::from_millis(20)).unwrap().await;
+    });
+    lp.run().unwrap();
+    assert!(seen.borrow().is_empty(), "a callback after stop: {:?}", seen.borrow());
+    assert_eq!(lp.active_handles(), 0);
+    assert!(!lp.is_alive());
+}
+
+#[test]
+fn recv_start_goes_on_after_port_unreachable() {
+    let lp = Loop::new().unwrap();
+    let _guard = common::guard(&lp);
+    let peer = bind(&lp);
+    let a = Rc::new(bind(&lp));
+    let gone = bind(&lp).local_addr().unwrap();
+    a.connect(gone).unwrap();
+    let seen: Rc<RefCell<Vec<io::Result<Vec<u8>>>>> = Rc::default();
+    let log = seen.clone();
+    let receiving =
+        a.clone().recv_start(move |_, got| log.borrow_mut().push(got.map(|(b, _)| b.to_vec()))).unwrap();
+    run(&lp, async {
+        a.send(b"anyone?").await.unwrap();
+        while seen.borrow().is_empty() {
+            waiter_loop::sleep(Duration::from_millis(1)).unwrap().await;
+        }
+        // Still receiving: reconnect to a live peer and hear from it.
+        a.connect(peer.local_addr().unwrap()).unwrap();
+        peer.send_to(b"here", a.local_addr().unwrap()).await.unwrap();
+        while seen.borrow().len() < 2 {
+            waiter_loop::sleep(Duration::from_millis(1)).unwrap().await;
+        }
+    });
+    let seen = seen.borrow();
+    let err = seen[0].as_ref().unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
+    assert_eq!(seen[1].as_ref().unwrap(), b"here");
+    assert!(receiving.is_active());
+    drop(receiving);
+    lp.run().unwrap();
     assert_eq!(lp.active_handles(), 0);
 }

@@ -3,8 +3,9 @@
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
+use std::rc::Rc;
 
-use super::{context, impl_as_fd, SocketIo};
+use super::{context, impl_as_fd, spawn_stoppable, SocketIo, StopHandle};
 use crate::event_loop::Loop;
 use crate::poller::Interest;
 use crate::sys::net::{self as sys, SockAddr, SockType};
@@ -128,6 +129,78 @@ impl UdpSocket {
             .once(Interest::READABLE, |fd| crate::sys::read(fd, buf))
             .await
             .map_err(|e| self.io.context("recv", e))
+    }
+
+    /// Calls `on_datagram` with each datagram received and its sender until
+    /// the returned handle is stopped or dropped (libuv's
+    /// `uv_udp_recv_start`): the callback form of
+    /// [`recv_from`](UdpSocket::recv_from). Datagrams longer than 64 KiB
+    /// cannot exist over IPv4 and are truncated over IPv6 jumbograms.
+    ///
+    /// A `ConnectionRefused` (an ICMP "port unreachable" drawn by an earlier
+    /// send of a connected socket) is passed on and receiving goes on, as
+    /// libuv does; any other error is passed on and ends the callbacks.
+    ///
+    /// # Errors
+    ///
+    /// `BrokenPipe` once the loop is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use waiter_loop::net::UdpSocket;
+    ///
+    /// let lp = waiter_loop::Loop::new().unwrap();
+    /// let server = Rc::new(UdpSocket::bind(&lp, "127.0.0.1:0".parse().unwrap()).unwrap());
+    /// let addr = server.local_addr().unwrap();
+    /// let received = Rc::new(Cell::new(0));
+    /// let count = received.clone();
+    /// let receiving = server
+    ///     .recv_start(move |_lp, datagram| {
+    ///         let (bytes, _from) = datagram.unwrap();
+    ///         count.set(count.get() + bytes.len());
+    ///     })
+    ///     .unwrap();
+    /// let client = UdpSocket::bind(&lp, "127.0.0.1:0".parse().unwrap()).unwrap();
+    /// lp.block_on(async {
+    ///     client.send_to(b"ping", addr).await.unwrap();
+    ///     while received.get() < 4 {
+    ///         waiter_loop::yield_to_loop(&lp).await;
+    ///     }
+    /// });
+    /// drop(receiving); // no more callbacks
+    /// ```
+    pub fn recv_start<F>(self: Rc<Self>, mut on_datagram: F) -> io::Result<StopHandle>
+    where
+        F: FnMut(&Loop, io::Result<(&[u8], SocketAddr)>) + 'static,
+    {
+        let lp = self.io.loop_()?;
+        Ok(spawn_stoppable(&lp, move |stop| async move {
+            // One buffer for the life of the callbacks: the largest UDP payload over IPv4.
+            let mut buf = vec![0; 65_536];
+            loop {
+                let got = self.recv_from(&mut buf).await;
+                let Ok(lp) = self.io.loop_() else { return };
+                if stop.is_stopped() {
+                    return;
+                }
+                match got {
+                    Ok((n, from)) => on_datagram(&lp, Ok((&buf[..n], from))),
+                    Err(e) => {
+                        let go_on = e.kind() == io::ErrorKind::ConnectionRefused;
+                        on_datagram(&lp, Err(e));
+                        if !go_on {
+                            return;
+                        }
+                    }
+                }
+                if stop.is_stopped() {
+                    return;
+                }
+            }
+        }))
     }
 
     /// The address the socket is bound to.
