@@ -129,3 +129,29 @@ fn copy_from_stdin_through_query_is_refused_without_a_hang() {
         assert!(client.is_closed());
     });
 }
+
+#[test]
+fn a_copy_queued_behind_a_busy_pipeline_goes_out_when_its_turn_comes() {
+    run(async {
+        let client = connect().await;
+        let t = table("copybusy");
+        client.batch_execute(&format!("CREATE TEMP TABLE {t} (id int)")).await.unwrap();
+        // Forty statements in flight keep the server busy: new requests (the
+        // COPY, its data) wait to be written until it is down to fewer.
+        let lp = waiter_loop::Loop::current().unwrap();
+        let busy: Vec<_> = (0..40)
+            .map(|i: i32| {
+                let client = client.clone();
+                lp.spawn(async move { client.query_one("SELECT $1::int FROM pg_sleep(0.002)", &[&i]).await })
+            })
+            .collect();
+        waiter_loop::yield_now().await;
+        let copy = client.copy_in(&format!("COPY {t} (id) FROM STDIN")).await.unwrap();
+        copy.write(b"1\n2\n3\n").await.unwrap();
+        assert_eq!(copy.finish().await.unwrap(), 3);
+        for (i, h) in busy.into_iter().enumerate() {
+            assert_eq!(h.await.unwrap().get::<i32>(0), i as i32);
+        }
+        assert_eq!(count(&client, &t).await, 3);
+    });
+}
