@@ -16,7 +16,12 @@
 //! no timer (its timeouts are a slot swept once in a while), and its task's
 //! future is little more than the handler's own: the rare and large steps
 //! (error answers, a write that must wait for room) are boxed when they
-//! happen. A request costs one `read`, the handler, and one `writev`.
+//! happen. A request costs one `read`, the handler, and one `writev`; a
+//! request that arrives whole is parsed in the loop's shared read buffer and
+//! its response head is written in a shared buffer, so the only allocations
+//! are the owned [`Request`]'s and the handler's own (6 for wrk's `GET /`
+//! answered `ok\n`: method, target, the header list, its one header's name
+//! and value, the body; test `app_request_allocations`).
 //!
 //! ```no_run
 //! use std::net::SocketAddr;
@@ -176,6 +181,9 @@ struct Shared<H> {
     deadlines: Rc<Deadlines>,
     sweeper: Timer,
     scratch: Scratch,
+    /// Where each response head is written before its `writev`: no
+    /// allocation per response unless the socket lacks room for it.
+    head: RefCell<Vec<u8>>,
 }
 
 impl<H> Drop for Shared<H> {
@@ -217,6 +225,7 @@ where
             deadlines,
             sweeper,
             scratch: Scratch::new(),
+            head: RefCell::new(Vec::with_capacity(256)),
         };
         Ok(App { shared: Rc::new(shared), listener })
     }
@@ -305,12 +314,19 @@ where
         if served % BUDGET == BUDGET - 1 {
             yield_to_loop(&shared.lp).await;
         }
-        // Idle: wait for the first byte of the next request. The buffer is
-        // made by the read that finds bytes, so none lives across the wait.
-        while buf.pending().is_empty() {
-            match ReadBuf::first(&shared.scratch, stream) {
-                Ok(Some(first)) => buf = first,
-                Ok(None) => return Ok(Close::Now),
+        // Idle: wait for the first byte of the next request. No buffer
+        // lives across the wait: the read that finds bytes reads them into
+        // the shared scratch buffer, where they are parsed at once (no
+        // other task runs in between); only bytes left over (a partial
+        // head, a body, pipelined requests) are copied into a buffer of the
+        // connection's. Only their count is kept across an `await`.
+        let mut fresh = 0usize;
+        while fresh == 0 && buf.pending().is_empty() {
+            // Its own statement: a `match` would hold the borrow through its arms' waits.
+            let read = stream.try_read(&mut shared.scratch.borrow());
+            match read {
+                Ok(0) => return Ok(Close::Now),
+                Ok(n) => fresh = n,
                 Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
                 Err(_) => {
                     let idle = if served == 0 { config.header_timeout } else { config.keepalive_timeout };
@@ -326,24 +342,29 @@ where
         let (mut request, body, keep_alive, expect) = loop {
             // Decided before any wait: the parser's result borrows the buffer
             // and is large, and it must not live in the future across one.
-            let refused = match request::parse_with(buf.pending(), &shared.limits) {
-                Ok(Some((head, used))) => {
-                    let headers: Vec<(String, Vec<u8>)> =
-                        head.headers().map(|(n, v)| (n.to_owned(), v.to_vec())).collect();
-                    let expect = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("expect"));
-                    let request = Request {
-                        method: head.method.as_str().to_owned(),
-                        target: head.path.to_owned(),
-                        version: head.version,
-                        headers,
-                        body: Vec::new(),
-                    };
-                    let parsed = (request, head.body, head.keep_alive, expect);
-                    buf.consume(used);
-                    break parsed;
+            let refused = if fresh > 0 {
+                let scratch = shared.scratch.borrow();
+                let bytes = &scratch[..std::mem::take(&mut fresh)];
+                match parse(bytes, &shared.limits) {
+                    Ok(Some((request, used))) => {
+                        buf = ReadBuf::copied(&bytes[used..]);
+                        break request;
+                    }
+                    Ok(None) => {
+                        buf = ReadBuf::copied(bytes);
+                        None
+                    }
+                    Err(status) => Some(status),
                 }
-                Ok(None) => None,
-                Err(e) => Some(e.status()),
+            } else {
+                match parse(buf.pending(), &shared.limits) {
+                    Ok(Some((request, used))) => {
+                        buf.consume(used);
+                        break request;
+                    }
+                    Ok(None) => None,
+                    Err(status) => Some(status),
+                }
             };
             if let Some(status) = refused {
                 return Box::pin(refuse(shared, stream, status)).await;
@@ -382,25 +403,80 @@ where
         }
         let keep_alive = keep_alive && served < config.max_requests;
         let response = (shared.handler)(request).await;
-        let head = head_of(shared, &response, keep_alive);
-        write(shared, stream, &head, &response.body).await?;
+        answer(shared, stream, &response, keep_alive).await?;
         if !keep_alive {
             return Ok(Close::AfterResponse);
         }
     }
 }
 
-/// The head of `response`: status line, the server's headers, the handler's.
-fn head_of<H>(shared: &Shared<H>, response: &Response, keep_alive: bool) -> Vec<u8> {
+/// A parsed head as the handler gets it, with the body's framing, whether
+/// the connection may be kept alive and whether the client expects a `100
+/// Continue`; and the bytes the head took. `Err` is the status refusing it.
+type Parsed = ((Request, Body, bool, bool), usize);
+
+/// Parses a request head at the start of `bytes` into an owned [`Request`].
+fn parse(bytes: &[u8], limits: &Limits) -> Result<Option<Parsed>, Status> {
+    let Some((head, used)) = request::parse_with(bytes, limits).map_err(|e| e.status())? else {
+        return Ok(None);
+    };
+    let headers: Vec<(String, Vec<u8>)> = head.headers().map(|(n, v)| (n.to_owned(), v.to_vec())).collect();
+    let expect = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("expect"));
+    let request = Request {
+        method: head.method.as_str().to_owned(),
+        target: head.path.to_owned(),
+        version: head.version,
+        headers,
+        body: Vec::new(),
+    };
+    Ok(Some(((request, head.body, head.keep_alive, expect), used)))
+}
+
+/// Writes `response` with one `writev` of the shared head buffer and its
+/// body; only a response the socket has no room for goes on through
+/// [`send::send`] (its send timeout, its partial writes) with an owned copy
+/// of what is left of its head.
+async fn answer<H>(
+    shared: &Shared<H>,
+    stream: &TcpStream,
+    response: &Response,
+    keep_alive: bool,
+) -> io::Result<()> {
+    let rest = {
+        let mut head = shared.head.borrow_mut();
+        head_of(shared, response, keep_alive, &mut head);
+        let written = match stream.try_writev(&[IoSlice::new(&head), IoSlice::new(&response.body)]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(e),
+        };
+        match written.checked_sub(head.len()) {
+            None => Some((head[written..].to_vec(), 0)),
+            Some(past_head) if past_head < response.body.len() => Some((Vec::new(), past_head)),
+            Some(_) => None,
+        }
+    };
+    let Some((head, past_head)) = rest else { return Ok(()) };
+    let body = match &response.body[past_head..] {
+        [] => SendBody::Empty,
+        rest => SendBody::One(rest),
+    };
+    // Boxed, as in `write`: rare, and larger than the rest of a connection's future.
+    Box::pin(send::send(&shared.lp, stream, shared.config.send_timeout, &head, body)).await
+}
+
+/// Writes the head of `response` into `out` (cleared first): status line,
+/// the server's headers, the handler's.
+fn head_of<H>(shared: &Shared<H>, response: &Response, keep_alive: bool, out: &mut Vec<u8>) {
     let mut head = ResponseHead::new(response.status);
     head.keep_alive = keep_alive;
     head.content_length = Some(response.body.len() as u64);
     head.content_type = response.content_type.as_ref();
-    let mut out = Vec::with_capacity(256);
+    out.clear();
     {
         let mut date = shared.date.borrow_mut();
         date.update(SystemTime::now());
-        head.write(&mut out, &date);
+        head.write(out, &date);
     }
     if !response.headers.is_empty() {
         // Insert the handler's lines before the empty line that ends the head.
@@ -413,7 +489,6 @@ fn head_of<H>(shared: &Shared<H>, response: &Response, keep_alive: bool) -> Vec<
         }
         out.extend_from_slice(b"\r\n");
     }
-    out
 }
 
 /// Writes a head and a body with one `writev`.
@@ -447,7 +522,9 @@ async fn write<H>(shared: &Shared<H>, stream: &TcpStream, head: &[u8], body: &[u
 /// framing of whatever follows is unknown.
 async fn refuse<H>(shared: &Shared<H>, stream: &TcpStream, status: Status) -> io::Result<Close> {
     let response = Response::text(status, format!("{status}\n"));
-    write(shared, stream, &head_of(shared, &response, false), &response.body).await?;
+    let mut head = Vec::new();
+    head_of(shared, &response, false, &mut head);
+    write(shared, stream, &head, &response.body).await?;
     Ok(Close::AfterResponse)
 }
 
@@ -457,7 +534,8 @@ mod tests {
 
     /// Every connection's task holds `serve`'s future, busy or idle: 2,352
     /// bytes before the large steps were boxed and the parser's result kept
-    /// out of it, 608 after (with this 32-byte handler future).
+    /// out of it, 608 after (with this handler's future, then 32 bytes);
+    /// 600 once `Sleep` held no `Rc` (a 24-byte handler future).
     #[test]
     fn a_connection_future_is_little_more_than_the_handler_s() {
         let lp = Loop::new().unwrap();
@@ -476,6 +554,7 @@ mod tests {
         };
         let handler_future = std::mem::size_of_val(&(app.shared.handler)(request));
         let connection = std::mem::size_of_val(&serve(app.shared.clone(), stream));
+        println!("connection future {connection} bytes, handler future {handler_future}");
         assert!(
             connection <= handler_future + 640,
             "{connection} bytes, with a {handler_future}-byte handler future"

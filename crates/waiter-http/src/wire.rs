@@ -86,13 +86,6 @@ impl ReadBuf {
         ReadBuf { data: bytes.to_vec(), start: 0 }
     }
 
-    /// A buffer holding the bytes of one non-blocking read: `None` at
-    /// end-of-stream, `WouldBlock` when nothing is there.
-    pub(crate) fn first(scratch: &Scratch, stream: &TcpStream) -> io::Result<Option<ReadBuf>> {
-        let mut buf = ReadBuf::default();
-        Ok((buf.try_fill(scratch, stream)? > 0).then_some(buf))
-    }
-
     /// One non-blocking read: `Ok(0)` at end-of-stream, `WouldBlock` when
     /// nothing is there.
     pub(crate) fn try_fill(&mut self, scratch: &Scratch, stream: &TcpStream) -> io::Result<usize> {

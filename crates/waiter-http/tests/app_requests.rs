@@ -53,6 +53,24 @@ fn post_body_in_pieces() {
 }
 
 #[test]
+fn a_head_in_pieces_and_a_body_in_the_head_s_read() {
+    let addr = start(AppConfig::default());
+    let mut c = connect(addr);
+    // A head over several reads: the first read's bytes leave the shared
+    // buffer for the connection's own, and the rest join them there.
+    for piece in [&b"GET /hel"[..], b"lo HTTP/1.1\r\nHo", b"st: t\r\n", b"\r\n"] {
+        c.write_all(piece).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let r = read_response(&mut c, false).unwrap();
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"hello\n"[..]), "a head over four reads");
+    // A whole head and its body in one read: the body is what the head left over.
+    c.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello").unwrap();
+    let r = read_response(&mut c, false).unwrap();
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"hello"[..]), "a body read with its head");
+}
+
+#[test]
 fn pipelined_responses_keep_request_order() {
     let addr = start(AppConfig::default());
     let mut c = connect(addr);

@@ -1,0 +1,107 @@
+//! Heap allocations per keep-alive request of a `waiter_http::app` server
+//! whose handler is the API scenario's (`bench/api`: sleep, then answer
+//! `ok\n`), counted with a counting global allocator.
+//!
+//! `cargo nextest run -p waiter-http --test app_request_allocations --no-capture`
+//! prints the figures.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use waiter_http::app::{App, AppConfig, Request, Response};
+use waiter_http::Status;
+use waiter_loop::Loop;
+
+/// Allocations made so far (never decremented) and bytes requested by them.
+struct Counting {
+    calls: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+// SAFETY: every call is forwarded unchanged to `System`, which upholds
+// `GlobalAlloc`'s contract; the counters are plain atomics and allocate nothing.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's `layout` contract is passed on as it is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with `layout` (see `alloc`).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(new_size, Ordering::Relaxed);
+        // SAFETY: as `alloc` and `dealloc`: the caller's contract is passed on.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting { calls: AtomicUsize::new(0), bytes: AtomicUsize::new(0) };
+
+fn counts() -> (usize, usize) {
+    (COUNTING.calls.load(Ordering::Relaxed), COUNTING.bytes.load(Ordering::Relaxed))
+}
+
+const REQUESTS: usize = 2000;
+
+/// Reads one response whose body is `ok\n` (no allocation).
+fn read_response(s: &mut TcpStream, buf: &mut [u8]) {
+    let mut got = 0;
+    loop {
+        let n = s.read(&mut buf[got..]).unwrap();
+        assert!(n > 0, "closed after {got} bytes");
+        got += n;
+        if let Some(end) = buf[..got].windows(4).position(|w| w == b"\r\n\r\n") {
+            if got >= end + 4 + 3 {
+                assert_eq!(&buf[end + 4..got], b"ok\n", "one response, answered ok");
+                return;
+            }
+        }
+    }
+}
+
+#[test]
+fn an_api_request_costs_few_allocations() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || -> std::io::Result<()> {
+        let lp = Loop::new()?;
+        let config = AppConfig { max_requests: usize::MAX, ..AppConfig::default() };
+        let app = App::bind(&lp, "127.0.0.1:0".parse().unwrap(), config, |_: Request| async {
+            waiter_loop::sleep(Duration::ZERO).unwrap().await;
+            Response::text(Status::OK, "ok\n")
+        })?;
+        tx.send(app.local_addr()?).unwrap();
+        lp.block_on(app.run())
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(10)).expect("the app did not start");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // What wrk sends.
+    let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let mut buf = [0u8; 4096];
+    for _ in 0..100 {
+        s.write_all(request.as_bytes()).unwrap();
+        read_response(&mut s, &mut buf);
+    }
+    let before = counts();
+    for _ in 0..REQUESTS {
+        s.write_all(request.as_bytes()).unwrap();
+        read_response(&mut s, &mut buf);
+    }
+    let after = counts();
+    let n = REQUESTS as f64;
+    let (calls, bytes) = ((after.0 - before.0) as f64 / n, (after.1 - before.1) as f64 / n);
+    println!("GET / with a sleep: {calls:.3} allocations ({bytes:.0} B) per request");
+    // The owned `Request` (method, target, the header list, one header's
+    // name and value) and the response's body: 6, plus the `Date` text once a second.
+    assert!(calls < 6.1, "{calls:.3} allocations per request");
+}
