@@ -15,6 +15,8 @@
 # The checked-in seeds in fuzz/corpus/<target> are read only; what libFuzzer
 # finds goes to fuzz/work/corpus/<target> (ignored by git), crashes to
 # fuzz/artifacts/<target>/. Exits non-zero if any target crashed or hung.
+# FUZZ_WORK=DIR puts the logs and the found corpus in DIR instead of fuzz/work
+# (reliability/run.sh --quick, so that its short runs do not replace the long run's logs).
 #
 # FUZZ_REPLAY=address (with FUZZ_SANITIZER=none): after fuzzing a target without a
 # sanitizer, run every input of its corpus (seeds and what the run found) once more under
@@ -57,13 +59,14 @@ if ! build "$sanitizer"; then
     build none
 fi
 
-mkdir -p fuzz/work
+work_dir=${FUZZ_WORK:-fuzz/work}
+mkdir -p "$work_dir"
 summary=()
 status=0
 for target in $targets; do
-    work=fuzz/work/corpus/$target
+    work=$work_dir/corpus/$target
     mkdir -p "$work" "fuzz/artifacts/$target"
-    log=fuzz/work/$target.log
+    log=$work_dir/$target.log
     limit=()
     [[ -n $seconds ]] && limit=("-max_total_time=$seconds")
     echo "== $target: ${seconds:+$seconds s}${seconds:+ }${flags[*]+${flags[*]}} (log: $log)"
@@ -86,7 +89,7 @@ for target in $targets; do
         tail -20 "$log"
     fi
     if [[ -n ${FUZZ_REPLAY:-} && $FUZZ_REPLAY != "$sanitizer" ]]; then
-        replay=fuzz/work/$target.replay.log
+        replay=$work_dir/$target.replay.log
         echo "== $target: replaying its corpus under --sanitizer $FUZZ_REPLAY (log: $replay)"
         set +e
         cargo fuzz run --sanitizer "$FUZZ_REPLAY" "$target" "$work" "fuzz/corpus/$target" -- \

@@ -10,17 +10,23 @@
 #           WAITER_RELIABILITY=long|short: bad-input corpus, RLIMIT_NOFILE 256 storm, floods
 #           (30 s / 3 s of connect/close), files changing, SIGTERM under load
 #           (100 x 100 MiB + 1,000 idle / 10 x 16 MiB + 100), security defaults
-#   6       slowhttptest (Debian package) slowloris, slow body and slow read with 1,000
-#           connections while wrk measures normal clients (server pinned to CPU 1, wrk and the
-#           attacker to CPU 0, under flock /tmp/waiter-bench.lock)
-#   6b      (long only) slow read again: RELIABILITY_PAIRS (8) pairs of wrk runs, one without
-#           and one under a fresh slow-read attack, interleaved ABBA; median and spread
-#   7       soak: wrk -c400 paced by a random delay() to ~80% of its measured peak for
-#           10 minutes (quick: 2) in one-minute segments; RSS, descriptors and p99 per
-#           segment, first minute vs last
-#   8       fuzzing (long only, unless FUZZ=0; first, outside the bench lock): fuzz/run.sh
+#   6       slow clients, 1,000 connections each, while wrk measures normal clients (server
+#           pinned to CPU 1, wrk and the attacker to CPU 0, under flock /tmp/waiter-bench.lock):
+#           slowloris and slow read with slowhttptest (Debian package), slow body with
+#           reliability/slow_body.py (slowhttptest -B closes each connection when the 405
+#           arrives, so it never holds the server's connections); one attack each, longer
+#           than the timeouts: who cuts the attackers off, and memory
+#   6b      (long only; quick: RELIABILITY_PAIRS=2) each attack again in RELIABILITY_PAIRS (8)
+#           pairs of wrk runs, one without and one under a fresh attack, interleaved ABBA:
+#           the req/s figures (median and spread of the pairs' ratios)
+#   7       soak: wrk -c400 paced by a random delay() to ~80% of its measured peak, a
+#           warm-up (60 s; quick: 15 s) not counted, then 10 minutes (quick: 2) in
+#           one-minute segments; RSS, descriptors and p99 (of all the minute's requests) per
+#           segment, first minute vs last, and the minute's CPU split (steal, other work)
+#   8       fuzzing (unless FUZZ=0; first, outside the bench lock): fuzz/run.sh
 #           -runs=10000000 under nice -n 19 (pg_message without ASan, its corpus then
-#           replayed under ASan); the report reads fuzz/work/<target>.log
+#           replayed under ASan); the report reads fuzz/work/<target>.log. Quick: 15 s per
+#           target (RELIABILITY_FUZZ_S), logs in $TARGET/reliability-fuzz-quick (FUZZ_WORK), the seeds replayed first
 #
 # Needs root for apt-get when wrk, slowhttptest or prlimit are missing. Ports 18600-18799.
 # Environment: CARGO_TARGET_DIR (default ./target), FUZZ=0 to skip running the fuzzers,
@@ -42,9 +48,9 @@ export CARGO_TARGET_DIR=$TARGET
 LOCK=${WAITER_BENCH_LOCK:-/tmp/waiter-bench.lock}
 PORT=18680
 if [ $QUICK = 1 ]; then
-    MODE=short; SOAK_MIN=2; ATTACK_S=25; WRK_S=5; SLOW_TIMEOUT=25
+    MODE=short; SOAK_MIN=2; ATTACK_S=35; WRK_S=5; SLOW_TIMEOUT=25; WARMUP_S=15; PAIRS_DEFAULT=2
 else
-    MODE=long; SOAK_MIN=10; ATTACK_S=60; WRK_S=10; SLOW_TIMEOUT=45
+    MODE=long; SOAK_MIN=10; ATTACK_S=60; WRK_S=10; SLOW_TIMEOUT=45; WARMUP_S=60; PAIRS_DEFAULT=8
 fi
 SOAK_MIN=${RELIABILITY_SOAK_MIN:-$SOAK_MIN}
 OUT=$TARGET/reliability-$MODE
@@ -66,11 +72,22 @@ install_missing reliability/run.sh "${missing[@]}"
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 echo "== building (release)"
-cargo build -q --release -p waiter
-cargo nextest run --release -p waiter --no-run -E 'binary(/^reliability_/)' >/dev/null 2>&1
+nice -n 19 cargo build -q --release -p waiter
+nice -n 19 cargo nextest run --release -p waiter --no-run -E 'binary(/^reliability_/)' >/dev/null 2>&1
 BIN=$TARGET/release/waiter
 
 # ---- 8: fuzzing (before the lock: nice 19 takes ~1.5 % of a core from anything at nice 0) ----
+FUZZ_LOGS=$REPO/fuzz/work
+[ $QUICK = 1 ] && FUZZ_LOGS=$TARGET/reliability-fuzz-quick
+if [ $QUICK = 1 ] && [ "${FUZZ:-1}" != 0 ] && [ "${RELIABILITY_LOCKED:-}" != 1 ]; then
+    # The short version: every target for RELIABILITY_FUZZ_S seconds from the checked-in
+    # seeds (libFuzzer runs each seed first), logs apart from the long run's.
+    echo "== fuzzing: ${RELIABILITY_FUZZ_S:-15} s per target (nice -n 19)"
+    rm -rf "$FUZZ_LOGS"
+    FUZZ_WORK=$FUZZ_LOGS CARGO_TARGET_DIR=$TARGET/fuzz nice -n 19 fuzz/run.sh "${RELIABILITY_FUZZ_S:-15}" \
+        >"$TARGET/reliability-fuzz-quick.log" 2>&1 ||
+        echo "== fuzzing FAILED: see $TARGET/reliability-fuzz-quick.log and fuzz/artifacts/"
+fi
 if [ $QUICK = 0 ] && [ "${FUZZ:-1}" != 0 ] && [ "${RELIABILITY_LOCKED:-}" != 1 ]; then
     echo "== fuzzing: 10M executions per target (nice -n 19)"
     # pg_message without a sanitizer, then its corpus replayed under ASan (see fuzz/run.sh).
@@ -89,9 +106,9 @@ if [ "${RELIABILITY_LOCKED:-}" != 1 ]; then
     echo "== waiting for $LOCK"
     RELIABILITY_LOCKED=1 exec flock "$LOCK" "$REPO/reliability/run.sh" "$@"
 fi
-# RELIABILITY_STEPS (default "tests slow slowread soak", quick: "tests slow soak")
-# re-measures some steps only, replacing their figures in an earlier run's $OUT/figures.tsv.
-if [ $QUICK = 1 ]; then STEPS=${RELIABILITY_STEPS:-tests slow soak}; else STEPS=${RELIABILITY_STEPS:-tests slow slowread soak}; fi
+# RELIABILITY_STEPS (default "tests slow pairs soak") re-measures some steps only, replacing
+# their figures in an earlier run's $OUT/figures.tsv.
+STEPS=${RELIABILITY_STEPS:-tests slow pairs soak}
 step() { [[ " $STEPS " == *" $1 "* ]]; }
 FIG=$OUT/figures.tsv
 if [ -z "${RELIABILITY_STEPS:-}" ] || [ ! -f "$FIG" ]; then
@@ -101,9 +118,9 @@ if [ -z "${RELIABILITY_STEPS:-}" ] || [ ! -f "$FIG" ]; then
 else
     for s in $STEPS; do
         case $s in
-        tests) sed -i -E '/^(tests|corpus|emfile|connect_close|connect_reset|half_open|pipelined|resets|files|shutdown|privileges)\t/d' "$FIG" ;;
+        tests) sed -i -E '/^(tests|corpus|emfile|connect_close|connect_reset|half_open|pipelined|resets|files|shutdown|privileges|chromium)\t/d' "$FIG" ;;
         slow) sed -i -E '/^slow/d' "$FIG" ;;
-        slowread) sed -i -E '/^slowread_pairs\t/d' "$FIG" ;;
+        pairs) sed -i -E '/^pairs_/d' "$FIG" ;;
         soak) sed -i -E '/^soak\t/d' "$FIG" ;;
         esac
     done
@@ -167,7 +184,8 @@ stop_server() {
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
 }
-trap 'stop_server; [ -n "${ATTACK_PID:-}" ] && kill "$ATTACK_PID" 2>/dev/null; true' EXIT
+stop_all() { stop_server; [ -n "${ATTACK_PID:-}" ] && kill "$ATTACK_PID" 2>/dev/null; true; }
+trap stop_all EXIT
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status"; }
 # utime + stime of PID in 1/100 s; 0 once it has exited (a slow-body attack can end at once).
 ticks() { awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -195,13 +213,39 @@ for cpu in sorted(a):
     d = [y - x for x, y in zip(a[cpu], b[cpu])]
     total = sum(d[:8]) or 1
     pct = lambda i: round(100 * d[i] / total)
-    out.append(f"{cpu}: user {pct(0) + pct(1)} sys {pct(2)} softirq {pct(6)} irq {pct(5)} idle {pct(3)}")
+    out.append(f"{cpu}: user {pct(0) + pct(1)} sys {pct(2)} softirq {pct(6)} irq {pct(5)} idle {pct(3)} steal {pct(7)}")
 print("; ".join(out))
 PY
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 # ---- 6: slow clients with slowhttptest ------------------------------------------------------
+# attack NAME SECONDS BASE: 1,000 attacking connections opened at 500/s for SECONDS, in the
+# background (ATTACK_PID); per-second CSV in BASE.csv (slowhttptest's layout), log in
+# BASE.log. The attacker shares CPU 0 with wrk at the lowest priority: slowhttptest polls
+# its 1,000 sockets busily, and what is measured is the server, not a fight for CPU 0.
+attack() {
+    local name=$1 seconds=$2 base=$3
+    case $name in
+    slowloris)
+        $RT_LOW taskset -c 0 slowhttptest -c 1000 -r 500 -l "$seconds" -i 5 -p 3 -g -o "$base" \
+            -H -u "http://127.0.0.1:$PORT/index.html" >"$base.log" 2>&1 & ;;
+    slow_body)
+        $RT_LOW taskset -c 0 python3 "$REPO/reliability/slow_body.py" 127.0.0.1 "$PORT" /index.html \
+            1000 500 "$seconds" "$base.csv" 8192 >"$base.log" 2>&1 & ;;
+    slow_read)
+        $RT_LOW taskset -c 0 slowhttptest -c 1000 -r 500 -l "$seconds" -i 5 -p 3 -g -o "$base" \
+            -X -k 8 -n 2 -w 32 -y 64 -z 32 -u "http://127.0.0.1:$PORT/big.bin" >"$base.log" 2>&1 & ;;
+    esac
+    ATTACK_PID=$!
+}
+attacker_name() {
+    case $1 in
+    slowloris) echo "slowhttptest -c 1000 -r 500 -i 5 -H (a header line every 5 s)" ;;
+    slow_body) echo "reliability/slow_body.py: 1000 POSTs announcing 8192 bytes at 500/s, a body byte every 5 s, never closing" ;;
+    slow_read) echo "slowhttptest -c 1000 -r 500 -X -k 8 -n 2 -w 32 -y 64 -z 32 on a 1 MiB file (reads 32 B every 2 s, window 32-64 B)" ;;
+    esac
+}
 slow_clients() {
     local url=http://127.0.0.1:$PORT/index.html
     # Timeouts shorter than the defaults (60 s each), longer than the 4 s + three wrk runs
@@ -221,20 +265,11 @@ slow_clients() {
     fig slow baseline_rps "$r0"
     fig slow baseline_rps_runs "$(printf '%s ' "${base[@]}")"
     fig slow rss_kib_before "$(rss)"
-    for mode in H B X; do
-        local name=${mode/H/slowloris}
-        name=${name/B/slow_body}
-        name=${name/X/slow_read}
-        local args=(-c 1000 -r 500 -l "$ATTACK_S" -i 5 -p 3 -g -o "$OUT/slow-$name")
-        case $mode in
-        H) args+=(-H -u "$url") ;;
-        B) args+=(-B -s 8192 -u "$url") ;;
-        X) args+=(-X -k 8 -n 2 -w 32 -y 64 -z 32 -u "http://127.0.0.1:$PORT/big.bin") ;;
-        esac
-        # The attacker shares CPU 0 with wrk at the lowest priority: slowhttptest polls its
-        # 1,000 sockets busily, and what is measured is the server, not a fight for CPU 0.
-        $RT_LOW taskset -c 0 slowhttptest "${args[@]}" >"$OUT/slow-$name.log" 2>&1 &
-        ATTACK_PID=$!
+    fig slow server_fds_idle "$(fds)"
+    for name in slowloris slow_body slow_read; do
+        # Longer than the timeouts, so that the server's cut shows.
+        local duration=$(( ATTACK_S > SLOW_TIMEOUT + 10 ? ATTACK_S : SLOW_TIMEOUT + 10 )) t_attack=$SECONDS
+        attack "$name" "$duration" "$OUT/slow-$name"
         sleep 4
         local peak_fds
         peak_fds=$(fds)
@@ -253,6 +288,13 @@ slow_clients() {
         local rss_during fds_during
         rss_during=$(rss)
         fds_during=$(fds)
+        # What the server still holds just before the attack ends, the timeouts long past:
+        # a slow reader cannot tell (the data the server queued before closing arrives
+        # first, and its FIN only after it), the server's descriptors can.
+        local rest=$((t_attack + duration - 3 - SECONDS))
+        [ "$rest" -gt 0 ] && sleep "$rest"
+        fig "slow_$name" attack_seconds "$duration"
+        fig "slow_$name" server_fds_3s_before_attack_end "$(fds)"
         local t_wait=$SECONDS
         wait "$ATTACK_PID" || true
         ATTACK_PID=
@@ -264,6 +306,10 @@ slow_clients() {
         fig "slow_$name" server_fds_4s_into_attack "$peak_fds"
         fig "slow_$name" server_fds_during_wrk "$fds_during"
         fig "slow_$name" rss_kib_during "$rss_during"
+        fig "slow_$name" attacker "$(attacker_name "$name")"
+        # slow_body.py's own summary: when the server cut each connection.
+        [ "$name" = slow_body ] && sed -n 's/^\(cut_after_s_[a-z]*\|released_after_fin_s_max\|still_open\) \(.*\)/slow_slow_body\t\1\t\2/p' \
+            "$OUT/slow-$name.log" >>"$FIG"
         # slowhttptest's CSV: seconds,closed,pending,connected,service available
         python3 - "$OUT/slow-$name.csv" "$name" >>"$FIG" <<'EOF'
 import csv, sys
@@ -287,46 +333,49 @@ EOF
     stop_server
 }
 
-# ---- 6b: slow read, attacked and unattacked runs interleaved -----------------------------------
+# ---- 6b: each attack, attacked and unattacked runs interleaved ------------------------------
 # One median of 3 runs under attack against one of 3 unattacked runs cannot tell a 10 %
 # effect from the run-to-run spread (72k-88k unattacked in one run). Here PAIRS pairs,
-# each one wrk run without and one under a fresh slow-read attack, in ABBA order (the
-# attacked run first in every other pair) so that a drift of the machine falls on both.
-slow_read_pairs() {
-    local url=http://127.0.0.1:$PORT/index.html
+# each one wrk run without and one under a fresh attack of 1,000 connections, in ABBA
+# order (the attacked run first in every other pair) so that a drift of the machine falls
+# on both; the same for the three attacks.
+slow_pairs() { # NAME
+    local name=$1 url=http://127.0.0.1:$PORT/index.html item=pairs_$1
     start_server --header-timeout "$SLOW_TIMEOUT" --send-timeout "$SLOW_TIMEOUT"
-    fig slowread_pairs pairs "$PAIRS"
-    fig slowread_pairs scheduling "server and wrk: ${RT_HIGH:-SCHED_OTHER}; attacker: $RT_LOW"
-    local plain=() attacked=() ratios=() i base_fds
+    fig "$item" pairs "$PAIRS"
+    fig "$item" attacker "$(attacker_name "$name")"
+    fig "$item" scheduling "server and wrk: ${RT_HIGH:-SCHED_OTHER}; attacker: $RT_LOW"
+    local plain=() attacked=() ratios=() held=() i base_fds
     base_fds=$(fds)
     attacked_run() {
-        $RT_LOW taskset -c 0 slowhttptest -c 1000 -r 500 -l $((WRK_S + 30)) -p 3 -X -k 8 -n 2 -w 32 -y 64 -z 32 \
-            -u "http://127.0.0.1:$PORT/big.bin" >"$OUT/slowread-pair-$i.log" 2>&1 &
-        local apid=$!
+        attack "$name" $((WRK_S + 30)) "$OUT/pairs-$name-$i"
         sleep 4
-        local connected
-        connected=$(($(fds) - base_fds))
-        attacked+=("$(wrk_rate "$OUT/wrk-slowread-attacked-$i.txt" -t1 -c50 -d${WRK_S}s "$url")")
-        echo "pair $i: ~$connected attacker connections at the server" >>"$OUT/slowread-pairs.txt"
-        kill -INT "$apid" 2>/dev/null || true
-        wait "$apid" 2>/dev/null || true
+        # The attackers' connections at the server when wrk starts (its descriptors
+        # beyond those of the idle server).
+        held+=($(($(fds) - base_fds)))
+        attacked+=("$(wrk_rate "$OUT/wrk-pairs-$name-attacked-$i.txt" -t1 -c50 -d${WRK_S}s "$url")")
+        kill -INT "$ATTACK_PID" 2>/dev/null || true
+        wait "$ATTACK_PID" 2>/dev/null || true
+        ATTACK_PID=
         # Until the server has closed the attackers' connections (at most 10 s).
         for _ in $(seq 100); do [ "$(fds)" -le $((base_fds + 2)) ] && break; sleep 0.1; done
     }
-    plain_run() { plain+=("$(wrk_rate "$OUT/wrk-slowread-plain-$i.txt" -t1 -c50 -d${WRK_S}s "$url")"); }
+    plain_run() { plain+=("$(wrk_rate "$OUT/wrk-pairs-$name-plain-$i.txt" -t1 -c50 -d${WRK_S}s "$url")"); }
     for i in $(seq "$PAIRS"); do
         if [ $((i % 2)) = 1 ]; then plain_run; attacked_run; else attacked_run; plain_run; fi
-        ratios+=("$(python3 -c "print(round(100 * ${attacked[-1]} / ${plain[-1]}, 1))")")
-        echo "pair $i: unattacked ${plain[-1]} attacked ${attacked[-1]} -> ${ratios[-1]} %" | tee -a "$OUT/slowread-pairs.txt"
+        ratios+=("$(python3 -c "print(round(100 * ${attacked[-1]:-0} / ${plain[-1]}, 1))")")
+        echo "$name pair $i: unattacked ${plain[-1]} attacked ${attacked[-1]} (${held[-1]} attacker connections) -> ${ratios[-1]} %"
     done
-    fig slowread_pairs unattacked_rps_runs "$(printf '%s ' "${plain[@]}")"
-    fig slowread_pairs attacked_rps_runs "$(printf '%s ' "${attacked[@]}")"
-    fig slowread_pairs percent_per_pair "$(printf '%s ' "${ratios[@]}")"
-    fig slowread_pairs unattacked_rps_median "$(printf '%s\n' "${plain[@]}" | median)"
-    fig slowread_pairs attacked_rps_median "$(printf '%s\n' "${attacked[@]}" | median)"
-    fig slowread_pairs percent_median "$(printf '%s\n' "${ratios[@]}" | median)"
-    fig slowread_pairs percent_min_max "$(printf '%s\n' "${ratios[@]}" | sort -g | sed -n '1p;$p' | paste -sd' ')"
-    fig slowread_pairs fds_after "$(fds)"
+    fig "$item" attacker_connections_at_server_per_pair "$(printf '%s ' "${held[@]}")"
+    fig "$item" unattacked_rps_runs "$(printf '%s ' "${plain[@]}")"
+    fig "$item" attacked_rps_runs "$(printf '%s ' "${attacked[@]}")"
+    fig "$item" percent_per_pair "$(printf '%s ' "${ratios[@]}")"
+    fig "$item" unattacked_rps_median "$(printf '%s\n' "${plain[@]}" | median)"
+    fig "$item" attacked_rps_median "$(printf '%s\n' "${attacked[@]}" | median)"
+    fig "$item" percent_median "$(printf '%s\n' "${ratios[@]}" | median)"
+    fig "$item" percent_min_max "$(printf '%s\n' "${ratios[@]}" | sort -g | sed -n '1p;$p' | paste -sd' ')"
+    fig "$item" rss_kib_after "$(rss)"
+    fig "$item" fds_after "$(fds)"
     stop_server
 }
 
@@ -377,6 +426,10 @@ print(round(max(0.5, 1000 * $conns / $target - overhead), 1))")
     fig soak target_rps "$target"
     fig soak delay_ms_mean "$mean (uniform in [0, $(python3 -c "print(2 * $mean)")])"
     fig soak minutes "$SOAK_MIN"
+    # A warm-up under the same paced load, not counted: minute 1 then starts from the
+    # state the server keeps under this load, not from the calibration's.
+    wrk_rate "$OUT/wrk-soak-warmup.txt" -t1 -c$conns -d${WARMUP_S}s -s "$script" "$url" >/dev/null
+    fig soak warmup_s_not_counted "$WARMUP_S"
     local m
     for m in $(seq "$SOAK_MIN"); do
         # The server's CPU time per request tells a server that slows down (more per
@@ -384,11 +437,17 @@ print(round(max(0.5, 1000 * $conns / $target - overhead), 1))")
         # per request, a higher p99); load1 is the machine's load average after the minute.
         local c0 c1
         c0=$(ticks "$SERVER_PID")
+        cpustat >"$OUT/cpu-soak-$m-0"
         r=$(wrk_rate "$OUT/wrk-soak-$m.txt" -t1 -c$conns -d60s -s "$script" "$url")
+        cpustat >"$OUT/cpu-soak-$m-1"
         c1=$(ticks "$SERVER_PID")
-        local p99
+        # wrk's latency percentiles are over every request of its run (a histogram of
+        # 1 us buckets), so each minute's p99 is that of all its requests.
+        local p50 p99
+        p50=$(awk '$1 == "50%" {print $2}' "$OUT/wrk-soak-$m.txt")
         p99=$(awk '$1 == "99%" {print $2}' "$OUT/wrk-soak-$m.txt")
-        fig soak "minute_$m" "rps=$r p99=$p99 rss_kib=$(rss) fds=$(fds) threads=$(threads) anon_kib=$(anon) $(python3 -c "
+        fig soak "minute_${m}_cpu" "$(cpusplit "$OUT/cpu-soak-$m-0" "$OUT/cpu-soak-$m-1")"
+        fig soak "minute_$m" "rps=$r p50=$p50 p99=$p99 rss_kib=$(rss) fds=$(fds) threads=$(threads) anon_kib=$(anon) $(python3 -c "
 r = float('${r:-0}' or 0)
 print(f'server_us_per_req={($c1 - $c0) * 1e4 / (60 * r) if r else 0:.1f}', end='')") load1=$(cut -d' ' -f1 /proc/loadavg)"
         cp "/proc/$SERVER_PID/smaps" "$OUT/smaps-minute-$m"
@@ -431,16 +490,18 @@ PY
 }
 
 echo "== 6, 7: slow clients and soak (pinned)"
-export -f slow_clients slow_read_pairs soak start_server stop_server rss ticks fds threads anon cpustat cpusplit wrk_rate median fig
-PAIRS=${RELIABILITY_PAIRS:-8} # slowread: interleaved pairs
-export OUT FIG BIN ROOT PORT ATTACK_S WRK_S SOAK_MIN LOCK SLOW_TIMEOUT RT_HIGH RT_LOW PAIRS
+export -f stop_all attack attacker_name slow_clients slow_pairs soak start_server stop_server rss ticks fds threads anon cpustat cpusplit wrk_rate median fig
+PAIRS=${RELIABILITY_PAIRS:-$PAIRS_DEFAULT} # interleaved pairs per attack
+export REPO OUT FIG BIN ROOT PORT WARMUP_S ATTACK_S WRK_S SOAK_MIN LOCK SLOW_TIMEOUT RT_HIGH RT_LOW PAIRS
 # A measurement that cannot be made is a missing figure in the report, not a failed run:
 # the exit status says whether the checks of the tests held.
 if step slow; then
-    bash -c 'set -euo pipefail; trap stop_server EXIT; slow_clients' || fig slow script_exit_code $?
+    bash -c 'set -euo pipefail; trap stop_all EXIT; slow_clients' || fig slow script_exit_code $?
 fi
-if step slowread; then
-    bash -c 'set -euo pipefail; trap stop_server EXIT; slow_read_pairs' || fig slowread_pairs script_exit_code $?
+if step pairs; then
+    for name in slowloris slow_body slow_read; do
+        bash -c 'set -euo pipefail; trap stop_all EXIT; slow_pairs "$0"' "$name" || fig "pairs_$name" script_exit_code $?
+    done
 fi
 if step soak; then
     bash -c 'set -euo pipefail; trap stop_server EXIT; soak' || fig soak script_exit_code $?
@@ -458,8 +519,10 @@ fi
     echo -e "machine\twrk\t$(wrk -v 2>&1 | head -1 | cut -c1-40)"
     echo -e "machine\tdate\t$(date -u +%Y-%m-%dT%H:%MZ)"
     echo -e "machine\tmode\t$MODE"
+    echo -e "machine\tscheduling\t$([ "${RELIABILITY_RT:-0}" = 1 ] && echo "RELIABILITY_RT=1: server and wrk chrt -f 10, attackers chrt -f 5" || echo "SCHED_OTHER; attackers nice -n 19")"
+    echo -e "machine\tload_average_at_end\t$(cut -d' ' -f1-3 /proc/loadavg)"
     echo -e "machine\twaiter\t$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo ' with uncommitted changes in crates/ (a shared working tree)')"
 } >>"$FIG"
-python3 reliability/report.py "$FIG" "$REPO/fuzz/work" "$MODE" >"$REPORT"
+python3 reliability/report.py "$FIG" "$FUZZ_LOGS" "$MODE" >"$REPORT"
 echo "== wrote $REPORT"
 exit "$tests_rc"
