@@ -174,7 +174,9 @@ fn poll_idle(worker: &Worker, idle: &mut Idle, cx: &mut Context<'_>) -> Poll<Opt
         }
         drop(scratch);
         let limit = if idle.served == 0 { config.header_timeout } else { config.keepalive_timeout };
-        let mut when = (!idle.armed).then_some(When::After(limit));
+        // From the loop's time of this tick: no clock read per request (the
+        // sweep honours a deadline up to an eighth of the timeout late anyway).
+        let mut when = (!idle.armed).then(|| When::At(worker.lp.now() + limit));
         let ready = idle.timer.poll_wait(cx, &mut when, true, |cx| idle.stream.poll_readable(cx));
         idle.armed = when.is_none();
         match ready {

@@ -77,9 +77,14 @@ impl Deadlines {
     /// `at` as a slot deadline: milliseconds after the epoch, rounded up
     /// (at least 1, so that it is never "none").
     fn to_millis(&self, at: Instant) -> NonZeroU32 {
-        let nanos = at.saturating_duration_since(self.epoch).as_nanos();
-        let millis = nanos.div_ceil(1_000_000).clamp(1, u32::MAX as u128);
-        NonZeroU32::new(millis as u32).unwrap_or(NonZeroU32::MAX)
+        // In u64, not through `as_nanos` (u128): a wait is armed per
+        // keep-alive request, and a u128 division is a library call.
+        let since = at.saturating_duration_since(self.epoch);
+        let millis = since
+            .as_secs()
+            .saturating_mul(1000)
+            .saturating_add(u64::from(since.subsec_nanos().div_ceil(1_000_000)));
+        NonZeroU32::new(millis.clamp(1, u64::from(u32::MAX)) as u32).unwrap_or(NonZeroU32::MAX)
     }
 
     /// A slot for a new connection, freed when the returned handle drops.
