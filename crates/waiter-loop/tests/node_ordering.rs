@@ -521,14 +521,14 @@ fn async_sleep_between_timers(lp: &Loop, out: &Lines) {
 }
 
 fn timer_refresh(lp: &Loop, out: &Lines) {
-    let timeout = lp.set_timeout(ms(10), out.cb("10 ms timer, 10 ms after its refresh")).unwrap();
+    lp.set_timeout(ms(50), out.cb("50 ms")).unwrap();
+    let timeout = lp.set_timeout(ms(40), out.cb("40 ms timer, 40 ms after its refresh")).unwrap();
     let o = out.clone();
-    lp.set_timeout(ms(5), move |_| {
-        o.log("5 ms: refresh the 10 ms timer");
-        assert!(timeout.refresh(), "the 10 ms timer was still pending");
+    lp.set_timeout(ms(20), move |_| {
+        o.log("20 ms: refresh the 40 ms timer");
+        assert!(timeout.refresh(), "the 40 ms timer was still pending");
     })
     .unwrap();
-    lp.set_timeout(ms(12), out.cb("12 ms")).unwrap();
 }
 
 /// A promise resolved by hand (`new Promise(r => resolve = r)`): resolving
