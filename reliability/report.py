@@ -245,7 +245,8 @@ def main():
         p(f"### {item} (all figures)\n")
         p(section(figures, item) + "\n")
     p("### The three attacks, attacked and unattacked runs interleaved\n")
-    p("For each attack a fresh server as above; then, PAIRS times (`RELIABILITY_PAIRS`: 8, quick 2), one "
+    p("For each attack a fresh server as above; then, PAIRS times (`RELIABILITY_PAIRS`, default 8, quick 2; "
+      "`pairs` in the table says how many this run made), one "
       "`wrk -t1 -c50` run without attack and one 4 s into a new attack of 1,000 connections (stopped after the run, "
       "and the server's descriptors back to their count before the next run), in ABBA order: the attacked run comes "
       "first in every second pair. `attacker_connections_at_server_per_pair` is the server's descriptors beyond the "

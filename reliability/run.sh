@@ -5,7 +5,9 @@
 #   reliability/run.sh --quick   the short versions (<= 5 min; what .ci/run calls): writes
 #                                $RELIABILITY_REPORT (default target/reliability-short/reliability-quick.md)
 #
-# Steps, each recording figures (item<TAB>metric<TAB>value) into $OUT/figures.tsv:
+# Steps, each recording figures (item<TAB>metric<TAB>value) into $OUT/figures.tsv, run in
+# the order 8 (before the lock), 7, 6b, 6, then 1-5 and 9 (the soak first: it needs the
+# quietest machine, and a run cut short keeps what it measured; the machine lines first):
 #   1-5, 9  the reliability_* nextest tests of crates/waiter (release build) with
 #           WAITER_RELIABILITY=long|short: bad-input corpus, RLIMIT_NOFILE 256 storm, floods
 #           (30 s / 3 s of connect/close), files changing, SIGTERM under load
@@ -127,36 +129,22 @@ else
     sed -i -E '/^machine\t/d' "$FIG"
 fi
 
-# ---- 1-5, 9: the reliability tests, long or short ------------------------------------------
-tests_rc=0
-if step tests; then
-echo "== reliability tests ($MODE)"
-t0=$(date +%s)
-set +e
-WAITER_RELIABILITY=$MODE WAITER_RELIABILITY_OUT=$FIG \
-    cargo nextest run --release -p waiter --no-fail-fast --test-threads 1 --retries 1 \
-    -E 'binary(/^reliability_/)' >"$OUT/tests.log" 2>&1
-tests_rc=$?
-set -e
-# "        PASS [   1.2s] (1/9) waiter::reliability_files truncated_..." -> tests<TAB>binary test<TAB>PASS
-# A retried test shows as "TRY 1 FAIL ..." then "TRY 2 PASS ...": the last try's status,
-# marked "(on retry)" when an earlier try failed.
-awk '{ st = $1; if ($1 == "TRY") st = $3 }
-     st ~ /^(PASS|FAIL|SIGSEGV|SIGABRT|TIMEOUT)$/ && $0 ~ /waiter::reliability_/ {
-        for (i = 1; i <= NF; i++) if ($i ~ /^waiter::/) {
-            name = $i " " $(i+1); sub("waiter::", "", name)
-            if (st != "PASS") failed[name] = 1
-            last[name] = st
-        }
-    }
-    END { for (n in last) print "tests\t" n "\t" last[n] ((last[n] == "PASS" && failed[n]) ? " (on retry)" : "") }' \
-    "$OUT/tests.log" | sort -u >>"$FIG"
-grep -E '^\s+(PASS|FAIL)|Summary' "$OUT/tests.log" || true
-fig tests exit_code "$tests_rc"
-fig tests seconds $(($(date +%s) - t0))
-fig corpus entries "$(grep -cv '^#\|^$' crates/waiter/tests/reliability/bad_requests.tsv)"
-fi
-
+# ---- machine, report --------------------------------------------------------------------------
+{
+    echo -e "machine\tcpu\t$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+    echo -e "machine\tcores\t$(nproc)"
+    echo -e "machine\tmemory\t$(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
+    echo -e "machine\tkernel\t$(uname -r)"
+    echo -e "machine\tos\t$(. /etc/os-release && echo "$PRETTY_NAME")"
+    echo -e "machine\trustc\t$(rustc --version)"
+    echo -e "machine\tslowhttptest\t$(slowhttptest -h 2>&1 | sed -n 's/.*version \([0-9.]*\).*/\1/p' | head -1)"
+    echo -e "machine\twrk\t$(wrk -v 2>&1 | head -1 | cut -c1-40)"
+    echo -e "machine\tdate\t$(date -u +%Y-%m-%dT%H:%MZ)"
+    echo -e "machine\tmode\t$MODE"
+    echo -e "machine\tscheduling\t$([ "${RELIABILITY_RT:-0}" = 1 ] && echo "RELIABILITY_RT=1: server and wrk chrt -f 10, attackers chrt -f 5" || echo "SCHED_OTHER; attackers nice -n 19")"
+    echo -e "machine\tload_average_at_start\t$(cut -d' ' -f1-3 /proc/loadavg)"
+    echo -e "machine\twaiter\t$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo ' with uncommitted changes in crates/ (a shared working tree)')"
+} >>"$FIG"
 # ---- a pinned server over a small root, for 6 and 7 ----------------------------------------
 ROOT=$OUT/root
 mkdir -p "$ROOT"
@@ -495,34 +483,48 @@ PAIRS=${RELIABILITY_PAIRS:-$PAIRS_DEFAULT} # interleaved pairs per attack
 export REPO OUT FIG BIN ROOT PORT WARMUP_S ATTACK_S WRK_S SOAK_MIN LOCK SLOW_TIMEOUT RT_HIGH RT_LOW PAIRS
 # A measurement that cannot be made is a missing figure in the report, not a failed run:
 # the exit status says whether the checks of the tests held.
-if step slow; then
-    bash -c 'set -euo pipefail; trap stop_all EXIT; slow_clients' || fig slow script_exit_code $?
-fi
+if step soak; then
+    bash -c 'set -euo pipefail; trap stop_server EXIT; soak' || fig soak script_exit_code $?
 if step pairs; then
     for name in slowloris slow_body slow_read; do
         bash -c 'set -euo pipefail; trap stop_all EXIT; slow_pairs "$0"' "$name" || fig "pairs_$name" script_exit_code $?
     done
 fi
-if step soak; then
-    bash -c 'set -euo pipefail; trap stop_server EXIT; soak' || fig soak script_exit_code $?
+if step slow; then
+    bash -c 'set -euo pipefail; trap stop_all EXIT; slow_clients' || fig slow script_exit_code $?
+fi
+# ---- 1-5, 9: the reliability tests, long or short ------------------------------------------
+tests_rc=0
+if step tests; then
+echo "== reliability tests ($MODE)"
+t0=$(date +%s)
+set +e
+WAITER_RELIABILITY=$MODE WAITER_RELIABILITY_OUT=$FIG \
+    cargo nextest run --release -p waiter --no-fail-fast --test-threads 1 --retries 1 \
+    -E 'binary(/^reliability_/)' >"$OUT/tests.log" 2>&1
+tests_rc=$?
+set -e
+# "        PASS [   1.2s] (1/9) waiter::reliability_files truncated_..." -> tests<TAB>binary test<TAB>PASS
+# A retried test shows as "TRY 1 FAIL ..." then "TRY 2 PASS ...": the last try's status,
+# marked "(on retry)" when an earlier try failed.
+awk '{ st = $1; if ($1 == "TRY") st = $3 }
+     st ~ /^(PASS|FAIL|SIGSEGV|SIGABRT|TIMEOUT)$/ && $0 ~ /waiter::reliability_/ {
+        for (i = 1; i <= NF; i++) if ($i ~ /^waiter::/) {
+            name = $i " " $(i+1); sub("waiter::", "", name)
+            if (st != "PASS") failed[name] = 1
+            last[name] = st
+        }
+    }
+    END { for (n in last) print "tests\t" n "\t" last[n] ((last[n] == "PASS" && failed[n]) ? " (on retry)" : "") }' \
+    "$OUT/tests.log" | sort -u >>"$FIG"
+grep -E '^\s+(PASS|FAIL)|Summary' "$OUT/tests.log" || true
+fig tests exit_code "$tests_rc"
+fig tests seconds $(($(date +%s) - t0))
+fig corpus entries "$(grep -cv '^#\|^$' crates/waiter/tests/reliability/bad_requests.tsv)"
 fi
 
-# ---- machine, report --------------------------------------------------------------------------
-{
-    echo -e "machine\tcpu\t$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
-    echo -e "machine\tcores\t$(nproc)"
-    echo -e "machine\tmemory\t$(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
-    echo -e "machine\tkernel\t$(uname -r)"
-    echo -e "machine\tos\t$(. /etc/os-release && echo "$PRETTY_NAME")"
-    echo -e "machine\trustc\t$(rustc --version)"
-    echo -e "machine\tslowhttptest\t$(slowhttptest -h 2>&1 | sed -n 's/.*version \([0-9.]*\).*/\1/p' | head -1)"
-    echo -e "machine\twrk\t$(wrk -v 2>&1 | head -1 | cut -c1-40)"
-    echo -e "machine\tdate\t$(date -u +%Y-%m-%dT%H:%MZ)"
-    echo -e "machine\tmode\t$MODE"
-    echo -e "machine\tscheduling\t$([ "${RELIABILITY_RT:-0}" = 1 ] && echo "RELIABILITY_RT=1: server and wrk chrt -f 10, attackers chrt -f 5" || echo "SCHED_OTHER; attackers nice -n 19")"
-    echo -e "machine\tload_average_at_end\t$(cut -d' ' -f1-3 /proc/loadavg)"
-    echo -e "machine\twaiter\t$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo ' with uncommitted changes in crates/ (a shared working tree)')"
-} >>"$FIG"
+fi
+
 python3 reliability/report.py "$FIG" "$FUZZ_LOGS" "$MODE" >"$REPORT"
 echo "== wrote $REPORT"
 exit "$tests_rc"
