@@ -34,4 +34,4 @@ awk -v r="$rps" -v d="$((DUR / 2))" '
     $2 == "msec" && $3 == "task-clock" { gsub(",", "", $1); printf "  CPU %.1f%%, %.2f us per request\n", $1 / d / 10, $1 * 1000 / (r * d) }
     $2 == "context-switches" { gsub(",", "", $1); printf "  context switches %.3f per request\n", $1 / (r * d) }
     $2 == "raw_syscalls:sys_enter" { gsub(",", "", $1); printf "  syscalls %.2f per request\n", $1 / (r * d) }' "$OUT.stat"
-perf report -i "$OUT.data" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -"${PROF_TOP:-30}"
+perf report -i "$OUT.data" --no-children -g none --sort dso,symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -"${PROF_TOP:-30}"
