@@ -7,48 +7,13 @@
 //!
 //! `cargo nextest run -p waiter-http --test serve_request_allocations --no-capture`
 //! prints the figures.
+mod alloc_count;
 mod serve_common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Allocations made so far (never decremented) and bytes requested by them.
-struct Counting {
-    calls: AtomicUsize,
-    bytes: AtomicUsize,
-}
-
-// SAFETY: every call is forwarded unchanged to `System`, which upholds
-// `GlobalAlloc`'s contract; the counters are plain atomics and allocate nothing.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's `layout` contract is passed on as it is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout` (see `alloc`).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(new_size, Ordering::Relaxed);
-        // SAFETY: as `alloc` and `dealloc`: the caller's contract is passed on.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static COUNTING: Counting = Counting { calls: AtomicUsize::new(0), bytes: AtomicUsize::new(0) };
-
-fn counts() -> (usize, usize) {
-    (COUNTING.calls.load(Ordering::Relaxed), COUNTING.bytes.load(Ordering::Relaxed))
-}
+use alloc_count::counts;
 
 /// Requests per measurement: the few allocations made once a second (the
 /// `Date` text, the cache entry's revalidation on the thread pool) spread thin.
