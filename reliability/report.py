@@ -190,7 +190,7 @@ def main():
     rows.append(("8 fuzzing", "; ".join(f"{r[0]} {r[1]} execs" for r in fuzz) +
                  f"; inputs in fuzz/artifacts: {sum(r[5] or 0 for r in fuzz)}", ", ".join(r[6].split(" (")[0] for r in fuzz)))
     rows.append(("9 security defaults", "dotfiles 404, symlinks out 403, FIFO/devices 404, nosniff on every status, listing "
-                 "escaped; in headless Chromium: " + g("chromium", "verdict", "not run"),
+                 "escaped; in headless Chromium: " + g("chromium", "verdict", "not run").replace("<", "&lt;"),
                  ", ".join(v for k, v in tests.items() if k.startswith("reliability_security")) or "?"))
     rows.append(("9 --user privilege drop", f"every thread {g('privileges', 'uid_gid_of_every_thread')} "
                  f"({g('privileges', 'threads_checked')} threads); root-only 0600 file: {g('privileges', 'root_only_file_status')}; "

@@ -351,7 +351,10 @@ fn half_open_and_half_closed_connections() {
         "RSS {} KiB before, then {after:?} KiB after each round: grows with each round",
         base.1
     );
-    check_after("half_open", server, base);
+    // The final check's RSS baseline is the first round's high-water mark (about
+    // 16 MiB above the idle server's for 4,000 connections, the old bound): the
+    // rounds' settling is checked above.
+    check_after("half_open", server, (base.0, after[0]));
 }
 
 #[test]
