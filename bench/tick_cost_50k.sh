@@ -14,7 +14,8 @@
 # one process, then summarised over the RUNS processes.
 #
 # Builds first, then takes the shared benchmark lock itself (flock /tmp/waiter-bench.lock) for
-# the measuring. TICK_COST_LOCK_WAIT=SECONDS bounds the wait: past it, the script measures
+# the measuring (the benchmark builds only waiter-loop: the commit line flags changes there).
+# TICK_COST_LOCK_WAIT=SECONDS bounds the wait: past it, the script measures
 # without the lock at SCHED_FIFO priority 10 (chrt -f 10) and says so in the result.
 # Environment: CARGO_TARGET_DIR (default ./target), BENCH_CPU (core to pin to, default 1).
 # Needs cargo, python3, taskset (util-linux). About 1 minute.
@@ -55,7 +56,7 @@ cpu_busy() { # jiffies busy and total of one CPU, from /proc/stat
 }
 other=$((1 - CPU))
 meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
-meta commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- crates 2>/dev/null || echo ' + uncommitted changes in crates/')"
+meta commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- crates/waiter-loop Cargo.toml Cargo.lock 2>/dev/null || echo ' + uncommitted changes in crates/waiter-loop or Cargo.*')"
 meta nproc "$(nproc)"
 meta cpu_model "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 meta kernel "$(uname -sr)"
@@ -152,6 +153,23 @@ o.append(f"`RLIMIT_NOFILE` is {meta.get('nofile')}"
 o.append(f"Registrations checked in `/proc/self/fdinfo` of the epoll descriptor: {len(held)} held "
          f"setups, every one with at least N registrations: {'yes' if held_ok else 'NO'} "
          f"(registered − N: {sorted({reg - n for n, reg in held})}).\n")
+o.append("Per run (one benchmark process each), epoll with held sockets, µs per tick: a "
+         "case disturbed by other work on the core shows as a single slow cell, so the minimum of each "
+         "column is its least disturbed figure.\n")
+o.append("| run | " + " | ".join(f"{n:,}" for n in ns_list) + " |")
+o.append("|---|" + "---|" * len(ns_list))
+for i, r in enumerate(runs, 1):
+    o.append(f"| {i} | " + " | ".join(f"{r[(n, 'epoll')] / 1000:.2f}" if (n, "epoll") in r else "–"
+                                     for n in ns_list) + " |")
+o.append("| min | " + " | ".join(f"{min(vals(n, 'epoll')) / 1000:.2f}" for n in ns_list) + " |")
+o.append("")
+lo = min(vals(top, "epoll")) / min(vals(100, "epoll"))
+o.append(f"Minimums' ratio epoll({top:,}) ÷ epoll(100): {lo:.2f}× (≤ 1.5×: {'met' if lo <= 1.5 else 'missed'}).\n")
+busy = int(meta.get("other_cpu_busy", "0%").rstrip("%") or 0)
+if busy >= 20:
+    o.append(f"**The machine was busy**: CPU {meta.get('other_cpu')}, which the bench does not use, "
+             f"was {busy}% busy during the run (other work), so CPU {meta.get('cpu')} was likely "
+             "shared too.\n")
 if not meta.get("lock", "").startswith("held"):
     o.append(f"**Lock: {meta.get('lock')}.**\n")
 o.append("## Machine\n")
