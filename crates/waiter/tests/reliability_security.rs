@@ -6,10 +6,11 @@
 //! response, and file names escaped in a directory listing, in the HTML and
 //! in headless Chromium (a file named `<script>` shows as text).
 
+#[path = "../../waiter-http/tests/chromium/mod.rs"]
+mod chromium;
 mod reliability;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reliability::{get_once, hostile_root, read_response, record, scratch, Cleanup, Waiter, SECRET};
@@ -113,30 +114,6 @@ fn directory_listing_escapes_file_names() {
     server.stop();
 }
 
-/// `chromium --headless --dump-dom URL`: the DOM after the page's scripts
-/// (if any) ran, bounded in time.
-fn chromium_dom(url: &str, profile: &std::path::Path) -> String {
-    let mut child = Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions"])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--virtual-time-budget=2000", "--dump-dom", url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromium (Debian package `chromium`) must be installed: .ci/run installs it");
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(60) {
-            child.kill().unwrap();
-            panic!("chromium did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "chromium failed: {:?}", out.status);
-    String::from_utf8(out.stdout).expect("a UTF-8 DOM")
-}
-
 #[test]
 fn directory_listing_shows_a_script_name_as_text_in_chromium() {
     let base = scratch("listing-chromium");
@@ -150,7 +127,7 @@ fn directory_listing_shows_a_script_name_as_text_in_chromium() {
         std::fs::write(root.join("list").join(name), b"x").unwrap();
     }
     let server = Waiter::start(&[], &root, &["--workers", "1", "--autoindex"]);
-    let dom = chromium_dom(&format!("http://{}/list/", server.addr), &base.join("chromium-profile"));
+    let dom = chromium::dump_dom(&format!("http://{}/list/", server.addr), &base.join("chromium-profile"));
     assert!(dom.contains("<title>Index of /list/</title>"), "no script changed the title:\n{dom}");
     assert!(!dom.contains("<script"), "a name became a script element:\n{dom}");
     assert!(!dom.contains("<img"), "a name became an element:\n{dom}");
