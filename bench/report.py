@@ -316,21 +316,23 @@ def api(raw, out_dir):
 
     # Plots: RSS and p99 against connections.
     out = Path(out_dir)
-    series_rss = [(NAMES[s].split(" (")[0], COLORS[s], [(c, [mb(v) for v in vals("wrk", c, s, "rss")])
-                                                         for c in conns]) for s in SERVERS]
-    series_p99 = [(NAMES[s].split(" (")[0], COLORS[s], [(c, [v * 1000 for v in vals("wrk", c, s, "p99")])
-                                                         for c in conns]) for s in SERVERS]
-    line_chart(out / "api_rss.svg", "Server RSS under load vs concurrent connections",
-               "keep-alive connections (log scale)", "VmRSS, MB (log scale)", series_rss,
-               fmt_y=lambda v: f"{v:g}")
-    line_chart(out / "api_p99.svg", f"p99 latency (wrk) vs connections, {delay * 1000:.0f} ms per request",
-               "keep-alive connections (log scale)", "p99, ms (log scale)", series_p99, fmt_y=lambda v: f"{v:g}")
-    w("## Plots")
-    w("")
-    w("![RSS vs connections](api_rss.svg)")
-    w("")
-    w("![p99 vs connections](api_p99.svg)")
-    w("")
+    if len(conns) > 1:  # a curve needs two points; a run at one count (BENCH_CONNS) has none
+        series_rss = [(NAMES[s].split(" (")[0], COLORS[s], [(c, [mb(v) for v in vals("wrk", c, s, "rss")])
+                                                             for c in conns]) for s in SERVERS]
+        series_p99 = [(NAMES[s].split(" (")[0], COLORS[s], [(c, [v * 1000 for v in vals("wrk", c, s, "p99")])
+                                                             for c in conns]) for s in SERVERS]
+        line_chart(out / "api_rss.svg", "Server RSS under load vs concurrent connections",
+                   "keep-alive connections (log scale)", "VmRSS, MB (log scale)", series_rss,
+                   fmt_y=lambda v: f"{v:g}")
+        line_chart(out / "api_p99.svg", f"p99 latency (wrk) vs connections, {delay * 1000:.0f} ms per request",
+                   "keep-alive connections (log scale)", "p99, ms (log scale)", series_p99,
+                   fmt_y=lambda v: f"{v:g}")
+        w("## Plots")
+        w("")
+        w("![RSS vs connections](api_rss.svg)")
+        w("")
+        w("![p99 vs connections](api_p99.svg)")
+        w("")
     (out / "api.md").write_text("\n".join(L) + "\n")
 
     # threads.md: the thread-per-connection server against the loop (item 1).
@@ -532,8 +534,10 @@ def report(raw, out_dir):
     w("")
     w("## Targets at a glance")
     w("")
-    for title, page in (("1–2. API scenario", "api.md"), ("3. Loop benchmarks, epoll vs poll", "loop.md"),
-                        ("4. Static files", "serve.md")):
+    for title, page in (("1–2. API scenario", "api.md"),
+                        ("1–2, 10,000 connections only, more rounds (`BENCH_CONNS=10000 bench/api/run.sh 5`;"
+                         " not part of bench/run, shown when present)", "api_10k.md"),
+                        ("3. Loop benchmarks, epoll vs poll", "loop.md"), ("4. Static files", "serve.md")):
         rows = targets_table(out / page)
         if rows:
             w(f"**{title}** ([{page}]({page}), dated {page_date(out / page)})")

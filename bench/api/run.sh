@@ -159,5 +159,5 @@ for r in $(seq "$ROUNDS"); do
 done
 raw "META load_end $(cut -d' ' -f1-3 /proc/loadavg)"
 raw "META top_end $(ps -eo pcpu,comm --sort=-pcpu --no-headers | head -5 | awk '{printf "%s %s%%; ", $2, $1}')"
-raw "META command bench/api/run.sh $*"
+raw "META command ${BENCH_CONNS:+BENCH_CONNS=\"$BENCH_CONNS\" }${BENCH_DUR:+BENCH_DUR=$BENCH_DUR }bench/api/run.sh $*"
 python3 bench/report.py api "$RAW" bench/results
