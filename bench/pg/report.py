@@ -4,6 +4,7 @@ import os, platform, re, statistics, subprocess, sys
 
 raw, queries, runs, rounds, slow_seconds, kind, sched = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
                                                        int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], sys.argv[7])
+blocks = int(sys.argv[8]) if len(sys.argv) > 8 else 1
 
 def sh(cmd):
     try:
@@ -17,7 +18,8 @@ print("# waiter-pg benchmarks\n")
 commit = os.environ.get("BENCH_COMMIT") or sh("git rev-parse --short HEAD") or "?"
 if not os.environ.get("BENCH_COMMIT") and sh("git status --porcelain -- crates"):
     commit += " plus uncommitted changes in crates/"
-print(f"Written by `bench/pg/run.sh{' --quick' if kind == 'quick' else ''}` on {sh('date -u +%Y-%m-%dT%H:%MZ')} "
+flag = {"quick": " --quick", "raw": " --raw"}.get(kind, "")
+print(f"Written by `bench/pg/run.sh{flag}` on {sh('date -u +%Y-%m-%dT%H:%MZ')} "
       f"(code: {commit}): "
       f"{cpu}, {os.cpu_count()} CPUs, {sh('uname -r')}, {sh('/usr/lib/postgresql/15/bin/postgres --version')}, "
       f"{sh('node --version')}, {sh('rustc --version')}. PostgreSQL (fsync off) is pinned to one CPU with the load "
@@ -26,22 +28,52 @@ print(f"Written by `bench/pg/run.sh{' --quick' if kind == 'quick' else ''}` on {
          "pgbench at nice -20, so that other sessions' compilers on this shared machine do not delay their "
          "wake-ups (bench/pg/api.sh says why).\n" if sched == "rt" else "All processes run under the normal scheduler (BENCH_RT=0).\n"))
 
+previous = None
+if kind == "raw":
+    # Only the raw client was run: the API section is the previous page's, from its own run.
+    previous = open(os.path.join(raw, "previous_pg.md")).read()
+    m = re.search(r"Written by `([^`]+)` on (\S+) \(code: ([^)]+)\)", previous)
+    origin = m.groups() if m else ("bench/pg/run.sh", "?", "?")
+    # A page written by --raw already names the API section's run: keep that.
+    carried = re.search(r"carried over unchanged (from the run of .*?\))\.", previous)
+    source = carried.group(1) if carried else f"from the run of `{origin[0]}` on {origin[1]} (code: {origin[2]})"
+    print(f"This run measured the raw client only; the API-server section below is carried over unchanged {source}.\n")
+
 # Raw client
 results = {}
 for line in open(os.path.join(raw, "raw_client.txt")):
     client, mode, n, secs, qps = line.split()
     results.setdefault((client, mode), []).append(float(qps))
+# Per-query costs (RAW_CLIENT_STATS lines): client user, sys µs, voluntary and
+# involuntary switches | backend CPU µs, switches | waiter-loop ticks.
+costs = {}
+stats_path = os.path.join(raw, "raw_stats.txt")
+if os.path.exists(stats_path):
+    for line in open(stats_path):
+        f = line.replace("|", " ").split()
+        if len(f) >= 13 and f[0] == "stats":
+            costs.setdefault((f[1], f[2]), []).append([float(x) for x in (f[3], f[4], f[5], f[6], f[8], f[9], f[12])])
+load = open(os.path.join(raw, "raw_load.txt")).read().split("\n") if os.path.exists(os.path.join(raw, "raw_load.txt")) else []
 print(f"## Raw client: {queries:,} × `SELECT $1::int` over one connection\n")
-print(f"Median of {runs} runs of `{'nice -n -20 ' if sched == 'rt' else ''}taskset -c 0 raw_client {queries} 64` (crates/waiter-pg/benches/raw_client.rs); "
-      "pipelined = 64 tasks sharing the connection. Both drivers on one thread, statement prepared once.\n")
+nice = "nice -n -20 " if sched == "rt" else ""
+if blocks > 1:
+    print(f"Median of {runs} runs per mode of `{nice}taskset -c 0 raw_client {queries} 64 MODE {blocks}` "
+          "(crates/waiter-pg/benches/raw_client.rs): each run is one process holding one connection per "
+          f"driver, each driver's {queries:,} queries run in {blocks} blocks of {queries // blocks:,}, the two "
+          "drivers' blocks alternating (and which goes first alternating too), so that both see the same "
+          "seconds of this shared machine. Pipelined = 64 tasks sharing the connection. Both drivers on one "
+          "thread, statement prepared once. PostgreSQL is alone on the other CPU.\n")
+else:
+    print(f"Median of {runs} runs of `{nice}taskset -c 0 raw_client {queries} 64` (crates/waiter-pg/benches/raw_client.rs); "
+          "pipelined = 64 tasks sharing the connection. Both drivers on one thread, statement prepared once.\n")
 print("| mode | waiter-pg q/s | tokio-postgres q/s | waiter / tokio | median of the runs' own ratios [min–max] | target |")
 print("|---|---:|---:|---:|---:|---|")
 for mode in ("sequential", "pipelined"):
     ws, ts = results.get(("waiter-pg", mode), [0]), results.get(("tokio-postgres", mode), [0])
     w, t = statistics.median(ws), statistics.median(ts)
     ratio = w / t if t else 0
-    # Run i of each driver ran back to back (run.sh alternates which goes first), so
-    # their ratio sees the same machine load: the median of these ratios is the
+    # Run i of each driver ran in the same process, block by block, so their
+    # ratio sees the same machine load: the median of these ratios is the
     # estimate least moved by the load of other sessions drifting between runs.
     ratios = [a / b for a, b in zip(ws, ts) if b]
     paired = statistics.median(ratios) if ratios else 0
@@ -50,6 +82,23 @@ for mode in ("sequential", "pipelined"):
     print(f"| {mode} | {w:,.0f} | {t:,.0f} | {ratio:.2f}× | {paired:.2f}×{spread} | ≥ 1.0× {verdict} |")
 print()
 print("All runs (q/s): " + "; ".join(f"{c} {m}: {', '.join(f'{q:,.0f}' for q in v)}" for (c, m), v in sorted(results.items())) + "\n")
+if costs:
+    print("What a query cost, per query, medians over the runs (the client from getrusage(2), its backend from "
+          "/proc/PID/schedstat and /proc/PID/status; a voluntary switch is a sleep, in the client's epoll_wait "
+          "or the backend's wait for input):\n")
+    print("| mode | client | client user µs | client sys µs | client sleeps | backend CPU µs | backend sleeps | loop ticks |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for mode in ("sequential", "pipelined"):
+        for client in ("waiter-pg", "tokio-postgres"):
+            rows = costs.get((client, mode))
+            if not rows:
+                continue
+            col = lambda i: statistics.median(r[i] for r in rows)
+            ticks = f"{col(6):.2f}" if client == "waiter-pg" else "–"
+            print(f"| {mode} | {client} | {col(0):.2f} | {col(1):.2f} | {col(2):.3f} | {col(4):.2f} | {col(5):.3f} | {ticks} |")
+    print()
+if load:
+    print("Machine load (1/5/15-min) at the step's " + " and ".join(l for l in load if l) + " UTC.\n")
 
 # API server
 STEADY_SKIP = 3
@@ -111,7 +160,12 @@ ceiling = [pgbench(os.path.join(raw, f"pgbench.r{r}.txt")) for r in range(1, rou
 def med(name, key, field=None):
     return median([(r[key][field] if field else r[key]) for r in servers[name]])
 
-if servers["waiter"] and servers["node"]:
+if previous is not None:
+    at = previous.find("## API server")
+    if at >= 0:
+        print(previous[at:].rstrip("\n"))
+        print()
+elif servers["waiter"] and servers["node"]:
     ideal = 50 / 0.020
     n = len(servers["waiter"])
     print("## API server: the first seed's scenario\n")

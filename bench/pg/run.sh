@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # waiter-pg benchmarks against a throwaway PostgreSQL; writes bench/results/pg.md.
 #
-#   bench/pg/run.sh [--quick]      # about 14 min; --quick: 20,000 queries, 3 runs, /slow 10 s (about 6 min)
+#   bench/pg/run.sh [--quick|--raw]   # about 14 min; --quick: 20,000 queries, 3 runs, /slow 10 s
+#                                     # (about 6 min); --raw: step 1 only (about 3 min), the page's
+#                                     # API section kept from the previous run (the page says so)
 #
 # 1. Raw client: QUERIES x `SELECT $1::int` over one connection, sequential
 #    and pipelined (64 in flight), waiter-pg vs tokio-postgres (benches/raw_client.rs),
-#    RUNS (9) runs each, the two drivers back to back in each run.
+#    RUNS (9) runs per mode. Each run is one process holding one connection per
+#    driver and running each driver's QUERIES in BLOCKS (20) alternating blocks, so
+#    that both drivers see the same seconds of this shared machine; the per-query
+#    CPU and context switches of both clients and of their backends are recorded
+#    too (RAW_CLIENT_STATS).
 # 2. API server (bench/pg/api.sh), 3 rounds: the first seed's scenario, 10,000
 #    connections on GET /slow (pg_sleep(0.02)) with a pool of 50 for 30 s (wrk's
 #    first second or so goes on opening the 10,000 connections, while the pool has
@@ -26,9 +32,12 @@ if [[ -z ${WAITER_PG_BENCH_LOCKED:-} ]]; then
 fi
 
 quick=false
+raw_only=false
 [[ ${1:-} == --quick ]] && quick=true
+[[ ${1:-} == --raw ]] && raw_only=true
 queries=100000
 runs=9
+blocks=20
 slow_seconds=30
 if $quick; then queries=20000; runs=3; slow_seconds=10; fi
 rt=()
@@ -50,23 +59,31 @@ echo "== building"
 cargo build --release -q -p waiter-pg --bench raw_client --example api_server
 bench_bin=$(ls -t "$CARGO_TARGET_DIR"/release/deps/raw_client-* | grep -v '\.d$' | head -1)
 
-echo "== raw client: $queries queries x $runs runs"
+echo "== raw client: $queries queries x $runs runs, $blocks blocks each"
 : >"$raw_dir/raw_client.txt"
-# One process per scenario, the order alternating between runs, so neither
-# driver always goes first (a fresh backend, a cold cache).
-scenarios=("waiter-pg sequential" "tokio-postgres sequential" "waiter-pg pipelined" "tokio-postgres pipelined")
+: >"$raw_dir/raw_stats.txt"
+# The load of the machine around the step (other sessions share it).
+{ echo "start $(date -u +%H:%M) $(cut -d' ' -f1-3 /proc/loadavg)"; } >"$raw_dir/raw_load.txt"
 for i in $(seq "$runs"); do
-    order=("${scenarios[@]}")
-    if (( i % 2 == 0 )); then order=("${scenarios[1]}" "${scenarios[0]}" "${scenarios[3]}" "${scenarios[2]}"); fi
-    for s in "${order[@]}"; do
-        "${rt[@]}" taskset -c 0 "$bench_bin" "$queries" 64 "$s" | tee -a "$raw_dir/raw_client.txt"
+    for mode in sequential pipelined; do
+        RAW_CLIENT_STATS=1 "${rt[@]}" taskset -c 0 "$bench_bin" "$queries" 64 "$mode" "$blocks" \
+            2>>"$raw_dir/raw_stats.txt" | tee -a "$raw_dir/raw_client.txt"
     done
 done
+echo "end $(date -u +%H:%M) $(cut -d' ' -f1-3 /proc/loadavg)" >>"$raw_dir/raw_load.txt"
 
 rounds=3
-rm -f "$raw_dir"/*.r[0-9]*.txt
-bash bench/pg/api.sh "$slow_seconds" 10 "$rounds" "$raw_dir"
+kind=$($quick && echo quick || echo full)
+if $raw_only; then
+    kind=raw
+    # The API section is carried over from the page as it stands.
+    cp bench/results/pg.md "$raw_dir/previous_pg.md"
+else
+    rm -f "$raw_dir"/*.r[0-9]*.txt
+    bash bench/pg/api.sh "$slow_seconds" 10 "$rounds" "$raw_dir"
+fi
 
 python3 bench/pg/report.py "$raw_dir" "$queries" "$runs" "$rounds" "$slow_seconds" \
-    "$($quick && echo quick || echo full)" "$([[ ${#rt[@]} -gt 0 ]] && echo rt || echo cfs)" >bench/results/pg.md
+    "$kind" "$([[ ${#rt[@]} -gt 0 ]] && echo rt || echo cfs)" "$blocks" >"$raw_dir/pg.md"
+mv "$raw_dir/pg.md" bench/results/pg.md
 echo "== wrote bench/results/pg.md"
