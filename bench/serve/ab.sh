@@ -3,7 +3,8 @@
 #
 #   bench/serve/ab.sh ROUNDS DUR CONNS PATH BIN...     e.g. bench/serve/ab.sh 5 5 100 /1k.bin old/waiter new/waiter
 #
-# Every binary serves the same temp root (1k.bin, 100k.bin) pinned to CPU 1, on ports 18240+i;
+# Every binary serves the same temp root (1k.bin, 100k.bin) pinned to CPU 1, on ports AB_PORT+i
+# (AB_PORT defaults to 18240; pick your own port block when others run benchmarks too);
 # each round runs taskset -c 0 wrk -t1 -cCONNS -dDURs against each binary in turn, the order
 # rotated every round, so that what else the machine does falls on all of them alike. Per run:
 # round, binary, requests/s, the server's CPU ticks (utime+stime from /proc/PID/stat, 10 ms),
@@ -14,6 +15,7 @@ set -euo pipefail
 ROUNDS=$1 DUR=$2 C=$3 P=$4
 shift 4
 BINS=("$@")
+PORT0=${AB_PORT:-18240}
 ROOT=$(mktemp -d /tmp/serve-ab.XXXXXX)
 head -c 1024 /dev/urandom >"$ROOT/1k.bin"
 head -c $((100 * 1024)) /dev/urandom >"$ROOT/100k.bin"
@@ -26,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for i in "${!BINS[@]}"; do
-    taskset -c 1 "${BINS[$i]}" serve "$ROOT" --listen "127.0.0.1:$((18240 + i))" --workers 1 \
+    taskset -c 1 "${BINS[$i]}" serve "$ROOT" --listen "127.0.0.1:$((PORT0 + i))" --workers 1 \
         --max-requests 100000 --max-connections 19000 >/dev/null 2>&1 &
     PIDS+=($!)
 done
@@ -38,7 +40,7 @@ for r in $(seq "$ROUNDS"); do
     for k in $(seq 0 $((n - 1))); do
         i=$(((k + r) % n))
         a=$(cpu "${PIDS[$i]}")
-        rps=$(timeout $((DUR + 10)) taskset -c 0 wrk -t1 -c"$C" -d"${DUR}s" "http://127.0.0.1:$((18240 + i))$P" |
+        rps=$(timeout $((DUR + 10)) taskset -c 0 wrk -t1 -c"$C" -d"${DUR}s" "http://127.0.0.1:$((PORT0 + i))$P" |
             awk '/Requests\/sec/ {print $2}')
         b=$(cpu "${PIDS[$i]}")
         echo "$r ${BINS[$i]} $rps $((b - a)) $(python3 -c "print(round($rps * $DUR / (($b - $a) / 100)) if $b > $a else 0)")" |

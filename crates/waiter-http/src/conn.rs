@@ -45,7 +45,7 @@ use crate::deadline::{Deadline, When};
 use crate::file::{FileBody, FileInfo, Lookup};
 use crate::path::{self, CleanPath};
 use crate::range::{self, ByteRange, RangeDecision};
-use crate::request::{self, Body, Head, Method};
+use crate::request::{self, Body, Head, Method, Version};
 use crate::response::{ContentRange, HeaderValue, Multipart, ResponseHead, ALLOW_GET_HEAD};
 use crate::send::{self, Body as SendBody};
 use crate::server::Worker;
@@ -402,7 +402,7 @@ async fn unparsed(
     peer: Option<SocketAddr>,
     status: Status,
 ) -> io::Result<Option<Close>> {
-    let sent = simple(worker, stream, status, false, false, |_| {}).await;
+    let sent = simple(worker, stream, status, false, false, false, |_| {}).await;
     crate::access_log::unparsed(worker, peer, buf.pending(), status, simple_text(status).len() as u64);
     sent.map(|()| Some(Close::AfterResponse))
 }
@@ -416,8 +416,9 @@ fn simple_text(status: Status) -> String {
 async fn respond(worker: &Worker, stream: &TcpStream, head: &Head<'_>, served: usize) -> io::Result<bool> {
     let keep_alive = head.keep_alive && served < worker.config.max_requests && !worker.shutdown.is_set();
     let is_head = head.method == Method::Head;
+    let http11 = head.version == Version::Http11;
     if let Method::Other(_) = head.method {
-        simple(worker, stream, Status::METHOD_NOT_ALLOWED, keep_alive, false, |r| {
+        simple(worker, stream, Status::METHOD_NOT_ALLOWED, keep_alive, http11, false, |r| {
             r.allow = Some(&ALLOW_GET_HEAD)
         })
         .await?;
@@ -433,12 +434,12 @@ async fn respond(worker: &Worker, stream: &TcpStream, head: &Head<'_>, served: u
     let path = match path::resolve(head.path) {
         Ok(path) => path,
         Err(e) => {
-            simple(worker, stream, e.status(), keep_alive, is_head, |_| {}).await?;
+            simple(worker, stream, e.status(), keep_alive, http11, is_head, |_| {}).await?;
             return Ok(keep_alive);
         }
     };
     if path.has_dotfile() && !worker.config.dotfiles {
-        simple(worker, stream, Status::NOT_FOUND, keep_alive, is_head, |_| {}).await?;
+        simple(worker, stream, Status::NOT_FOUND, keep_alive, http11, is_head, |_| {}).await?;
         return Ok(keep_alive);
     }
     let hit = worker.cache.hit(&path, worker.lp.now());
@@ -466,12 +467,12 @@ async fn respond(worker: &Worker, stream: &TcpStream, head: &Head<'_>, served: u
         }
         Lookup::Redirect => {
             let location = location(&path, head.path);
-            simple(worker, stream, Status::MOVED_PERMANENTLY, keep_alive, is_head, |r| {
+            simple(worker, stream, Status::MOVED_PERMANENTLY, keep_alive, http11, is_head, |r| {
                 r.location = Some(&location)
             })
             .await?
         }
-        Lookup::Error(status) => simple(worker, stream, status, keep_alive, is_head, |_| {}).await?,
+        Lookup::Error(status) => simple(worker, stream, status, keep_alive, http11, is_head, |_| {}).await?,
     }
     Ok(keep_alive)
 }
@@ -491,12 +492,14 @@ fn location(path: &CleanPath, target: &str) -> HeaderValue {
     HeaderValue::new(out).unwrap_or(HeaderValue::from_static("/"))
 }
 
-/// A response with a short text body (`404 Not Found`): errors, 405, 301.
+/// A response with a short text body (`404 Not Found`): errors, 405, 301;
+/// `http11`: the request was HTTP/1.1 (see [`ResponseHead::http11`]).
 async fn simple<'h>(
     worker: &Worker,
     stream: &TcpStream,
     status: Status,
     keep_alive: bool,
+    http11: bool,
     is_head: bool,
     extra: impl FnOnce(&mut ResponseHead<'h>),
 ) -> io::Result<()> {
@@ -504,6 +507,7 @@ async fn simple<'h>(
     let text = simple_text(status);
     let mut response = ResponseHead::new(status);
     response.keep_alive = keep_alive;
+    response.http11 = http11;
     response.content_type = Some(&TEXT);
     response.content_length = Some(text.len() as u64);
     extra(&mut response);
@@ -535,6 +539,7 @@ fn answer_file<'i>(
     let now = worker.system_now();
     let mut response = ResponseHead::new(Status::OK);
     response.keep_alive = keep_alive;
+    response.http11 = head.version == Version::Http11;
     response.etag = Some(&info.etag);
     response.content_encoding = info.encoding;
     response.vary_accept_encoding = !info.siblings.is_empty();
@@ -599,8 +604,8 @@ async fn send_file(
             send::send(&worker.lp, stream, config.send_timeout, &out, body).await
         }
         FileAnswer::Failed => {
-            let is_head = head.method == Method::Head;
-            simple(worker, stream, Status::PRECONDITION_FAILED, keep_alive, is_head, |_| {}).await
+            let (http11, is_head) = (head.version == Version::Http11, head.method == Method::Head);
+            simple(worker, stream, Status::PRECONDITION_FAILED, keep_alive, http11, is_head, |_| {}).await
         }
         // Boxed: rare, and large.
         FileAnswer::Ranges(response, decision) => {

@@ -150,9 +150,12 @@ pub enum ContentRange {
 
 /// A response head; [`ResponseHead::write`] serialises it.
 ///
-/// `Server: waiter` and `X-Content-Type-Options: nosniff` are always sent;
-/// `Connection` always says `keep-alive` or `close`, as nginx does. The status
-/// line always says HTTP/1.1, also to 1.0 clients (RFC 9110 §2.5).
+/// `Server: waiter` and `X-Content-Type-Options: nosniff` are always sent.
+/// `Connection: close` ends a connection; `Connection: keep-alive` keeps one
+/// open, except when the request was HTTP/1.1 ([`ResponseHead::http11`]),
+/// where staying open is the default and the header would be redundant
+/// (RFC 9112 §9.3; h2o leaves it out too). The status line always says
+/// HTTP/1.1, also to 1.0 clients (RFC 9110 §2.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResponseHead<'a> {
     /// The status.
@@ -169,8 +172,14 @@ pub struct ResponseHead<'a> {
     pub accept_ranges: bool,
     /// `Content-Range`.
     pub content_range: Option<ContentRange>,
-    /// `Connection: keep-alive` when true, `Connection: close` when false.
+    /// `Connection: close` when false; when true, `Connection: keep-alive`
+    /// unless [`ResponseHead::http11`].
     pub keep_alive: bool,
+    /// The request was HTTP/1.1, whose connections persist unless a side says
+    /// `close`: a kept-alive response then carries no `Connection` header.
+    /// False (an HTTP/1.0 request, or none) sends `Connection: keep-alive`,
+    /// which a 1.0 client needs to keep the connection.
+    pub http11: bool,
     /// `Vary: Accept-Encoding` (a precompressed sibling exists).
     pub vary_accept_encoding: bool,
     /// `Content-Encoding`.
@@ -195,6 +204,7 @@ impl<'a> ResponseHead<'a> {
             accept_ranges: false,
             content_range: None,
             keep_alive: true,
+            http11: false,
             vary_accept_encoding: false,
             content_encoding: None,
             cache_control: None,
@@ -238,8 +248,11 @@ impl<'a> ResponseHead<'a> {
         if let Some(last_modified) = self.last_modified {
             push_header(out, "Last-Modified", last_modified.as_str().as_bytes());
         }
-        let connection: &[u8] = if self.keep_alive { b"keep-alive" } else { b"close" };
-        push_header(out, "Connection", connection);
+        if !self.keep_alive {
+            push_header(out, "Connection", b"close");
+        } else if !self.http11 {
+            push_header(out, "Connection", b"keep-alive");
+        }
         if let Some(etag) = self.etag {
             push_header(out, "ETag", etag.as_str().as_bytes());
         }
@@ -392,6 +405,24 @@ mod tests {
             push_u64(&mut out, n);
             assert_eq!(out, n.to_string().as_bytes(), "{n}");
         }
+    }
+
+    #[test]
+    fn connection_header_only_where_it_says_something() {
+        let date = DateCache::new(SystemTime::UNIX_EPOCH);
+        let connection = |keep_alive, http11| {
+            let mut head = ResponseHead::new(Status::OK);
+            (head.keep_alive, head.http11) = (keep_alive, http11);
+            let mut out = Vec::new();
+            head.write(&mut out, &date);
+            let text = String::from_utf8(out).unwrap();
+            let line = text.lines().find(|l| l.starts_with("Connection:")).map(str::to_owned);
+            (line, text.matches("Connection").count())
+        };
+        assert_eq!(connection(true, true), (None, 0), "1.1 persists by default: no header");
+        assert_eq!(connection(true, false), (Some("Connection: keep-alive".into()), 1), "1.0 keep-alive");
+        assert_eq!(connection(false, true), (Some("Connection: close".into()), 1), "1.1 close");
+        assert_eq!(connection(false, false), (Some("Connection: close".into()), 1), "1.0 close");
     }
 
     #[test]

@@ -62,7 +62,7 @@ fn missing_file_is_404() {
     let server = start(&[("a.txt", b"a")], |_| {});
     let r = server.get("/nope.txt", "");
     assert_eq!(r.status, 404, "status");
-    assert_eq!(r.header("Connection"), Some("keep-alive"), "a 404 keeps the connection");
+    assert_eq!(r.header("Connection"), None, "a 404 keeps the (HTTP/1.1) connection: no close");
     assert_eq!(server.get("/a.txt/x", "").status, 404, "file used as a directory");
 }
 
