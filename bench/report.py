@@ -572,6 +572,10 @@ def report(raw, out_dir):
         elif ran[step] != "ok":
             w(f"*Step `{step}` did not complete in this run (failed, or stopped while waiting for the bench"
               f" lock): the page below is from the last run of its script, dated {page_date(path)}.*")
+        elif re.match(r"\d{4}-", page_date(path)) and page_date(path) > end.get("date", "9"):
+            # A page re-measured by its own script after this run: the newer page is the one shown.
+            w(f"*Re-measured by its own script after this run, dated {page_date(path)}: the page below is that"
+              f" newer run, not this one's (full page: [{page}]({page})).*")
         else:
             w(f"*Measured by this run (full page: [{page}]({page})).*")
         w("")
