@@ -154,7 +154,7 @@ pub enum ContentRange {
 /// `Connection: close` ends a connection; `Connection: keep-alive` keeps one
 /// open, except when the request was HTTP/1.1 ([`ResponseHead::http11`]),
 /// where staying open is the default and the header would be redundant
-/// (RFC 9112 §9.3; h2o leaves it out too). The status line always says
+/// (RFC 9112 §9.3; lighttpd leaves it out too). The status line always says
 /// HTTP/1.1, also to 1.0 clients (RFC 9110 §2.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResponseHead<'a> {
