@@ -421,7 +421,10 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Option<Parsed>, Status> {
         return Ok(None);
     };
     let headers: Vec<(String, Vec<u8>)> = head.headers().map(|(n, v)| (n.to_owned(), v.to_vec())).collect();
-    let expect = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("expect"));
+    // Unknown expectations were refused (417) by the parser; an HTTP/1.0
+    // client must get no 1xx at all (RFC 9110 §15.2), so its `Expect` is ignored.
+    let expect =
+        head.version == Version::Http11 && headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("expect"));
     let request = Request {
         method: head.method.as_str().to_owned(),
         target: head.path.to_owned(),

@@ -17,12 +17,18 @@
 //!   never read as a request. nginx discards bodies of any size.
 //! - Request smuggling (RFC 9112 §6): conflicting or malformed framing is 400,
 //!   see `request/framing.rs`; httparse refuses obs-fold, space before the
-//!   colon, bare CR and NUL: 400.
+//!   colon, bare CR and NUL: 400. A well-framed body in a transfer coding that
+//!   is not registered (`x-foo, chunked`) is 501 (RFC 9112 §6.1).
+//! - `Expect`: `100-continue` is honoured by closing after the response when
+//!   a body was announced (see above); any other expectation in HTTP/1.1 is
+//!   417 (RFC 9110 §10.1.1, as Apache and Go answer; nginx ignores it), and
+//!   HTTP/1.0's `Expect` is ignored, as the RFC requires.
 //! - Every error closes the connection after its response: the framing of
 //!   what follows is unknown.
-//! - Versions: HTTP/1.0 and 1.1; any other well-formed `HTTP/d.d` is 505
-//!   (including 1.2, which the RFC would serve as 1.1: httparse refuses it).
-//!   HTTP/0.9's version-less request line is 400 (nginx still serves it).
+//! - Versions: HTTP/1.0 and 1.1; 1.2 to 1.9 are served as 1.1 (RFC 9110 §2.5,
+//!   as nginx does); any other well-formed `HTTP/d.d` is 505 (a major version
+//!   we do not implement). HTTP/0.9's version-less request line is 400 (nginx
+//!   still serves it), and so is `HTTP/1.10` (one digit each, RFC 9112 §2.3).
 //! - Targets: origin-form; absolute-form `http(s)://authority/path` (userinfo
 //!   refused), whose authority replaces `Host` (RFC 9112 §3.2.2) although HTTP/1.1
 //!   still requires `Host`; asterisk-form with OPTIONS only. Authority-form is 400.
@@ -40,7 +46,7 @@ use crate::status::Status;
 mod framing;
 mod syntax;
 use framing::Framing;
-use syntax::{split_absolute, valid_authority, version_error};
+use syntax::{higher_minor, split_absolute, valid_authority, version_error};
 
 /// The most header lines [`Limits::max_headers`] can allow (the parser's stack array).
 pub const MAX_HEADERS: usize = 100;
@@ -101,6 +107,10 @@ pub enum HttpError {
     TransferEncodingWithContentLength,
     /// `Transfer-Encoding` not ending in one `chunked`, or in HTTP/1.0 (400).
     UnsupportedTransferEncoding,
+    /// A transfer coding before the final `chunked` that is not registered (501, RFC 9112 §6.1).
+    UnknownTransferCoding,
+    /// An `Expect` other than `100-continue` in HTTP/1.1 (417, RFC 9110 §10.1.1).
+    ExpectationFailed,
 }
 
 impl HttpError {
@@ -110,6 +120,8 @@ impl HttpError {
             HttpError::UriTooLong => Status::URI_TOO_LONG,
             HttpError::HeadTooLarge | HttpError::TooManyHeaders => Status::REQUEST_HEADER_FIELDS_TOO_LARGE,
             HttpError::VersionNotSupported => Status::HTTP_VERSION_NOT_SUPPORTED,
+            HttpError::UnknownTransferCoding => Status::NOT_IMPLEMENTED,
+            HttpError::ExpectationFailed => Status::EXPECTATION_FAILED,
             _ => Status::BAD_REQUEST,
         }
     }
@@ -291,17 +303,93 @@ pub fn parse_with<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<(Head<'b>
     // zeroing 100 headers (3.2 KB) each time would cost more than the parse.
     let mut slots = [const { MaybeUninit::<httparse::Header<'b>>::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
-    let used = match req.parse_with_uninit_headers(buf, &mut slots[..limits.max_headers.min(MAX_HEADERS)]) {
-        Ok(httparse::Status::Complete(used)) if used <= limits.max_head => used,
-        Ok(httparse::Status::Partial) if buf.len() <= limits.max_head => return Ok(None),
-        Ok(_) => return Err(HttpError::HeadTooLarge),
-        Err(httparse::Error::TooManyHeaders) => return Err(HttpError::TooManyHeaders),
-        Err(httparse::Error::Version) => return version_error(line, line_end.is_some()),
-        Err(_) => return Err(HttpError::Syntax),
+    let parsed = req.parse_with_uninit_headers(buf, &mut slots[..limits.max_headers.min(MAX_HEADERS)]);
+    let used = match complete(parsed, buf.len(), limits) {
+        Ok(Some(used)) => used,
+        Ok(None) => return Ok(None),
+        Err(HttpError::VersionNotSupported) => {
+            return match higher_minor(line) {
+                Some(digit) if line_end.is_some() => parse_higher_minor(buf, start + digit, limits),
+                _ => version_error(line, line_end.is_some()),
+            };
+        }
+        Err(e) => return Err(e),
     };
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
         return Err(HttpError::Syntax);
     };
+    let headers = req.headers.iter().map(|h| (h.name, h.value));
+    head_from(buf, used, (method, target, minor), headers, limits).map(|head| Some((head, used)))
+}
+
+/// httparse's verdict on a head: `Some(used)`, `None` for "read more", or the
+/// error; a refused version comes out as `VersionNotSupported`, for the
+/// caller to refine with [`higher_minor`] and [`version_error`].
+fn complete(
+    parsed: httparse::Result<usize>,
+    len: usize,
+    limits: &Limits,
+) -> Result<Option<usize>, HttpError> {
+    match parsed {
+        Ok(httparse::Status::Complete(used)) if used <= limits.max_head => Ok(Some(used)),
+        Ok(httparse::Status::Partial) if len <= limits.max_head => Ok(None),
+        Ok(_) => Err(HttpError::HeadTooLarge),
+        Err(httparse::Error::TooManyHeaders) => Err(HttpError::TooManyHeaders),
+        Err(httparse::Error::Version) => Err(HttpError::VersionNotSupported),
+        Err(_) => Err(HttpError::Syntax),
+    }
+}
+
+/// The head of an `HTTP/1.2` to `HTTP/1.9` request, `digit` being the offset
+/// of its minor version in `buf`: RFC 9110 §2.5 has a server process a
+/// higher minor version as the highest it implements, 1.1 (nginx does too).
+/// httparse knows only 1.0 and 1.1, so a copy of the head with that digit
+/// made `1` is parsed, and every piece is then taken from `buf` at the same
+/// offset: the two differ in that one byte only. Rare, so the copy is fine.
+#[cold]
+fn parse_higher_minor<'b>(
+    buf: &'b [u8],
+    digit: usize,
+    limits: &Limits,
+) -> Result<Option<(Head<'b>, usize)>, HttpError> {
+    let mut copy = buf[..buf.len().min(limits.max_head + 1)].to_vec();
+    copy[digit] = b'1';
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let parsed = req.parse_with_uninit_headers(&copy, &mut slots[..limits.max_headers.min(MAX_HEADERS)]);
+    let used = match complete(parsed, buf.len(), limits)? {
+        Some(used) => used,
+        None => return Ok(None),
+    };
+    let (Some(method), Some(target), Some(1)) = (req.method, req.path, req.version) else {
+        return Err(HttpError::Syntax);
+    };
+    // The same bytes at the same offset in `buf`; httparse admits only
+    // ASCII in names, methods and targets, so `from_utf8` cannot fail.
+    let base = copy.as_ptr() as usize;
+    let original = |part: &[u8]| {
+        let at = part.as_ptr() as usize - base;
+        &buf[at..at + part.len()]
+    };
+    let text = |part: &str| std::str::from_utf8(original(part.as_bytes())).map_err(|_| HttpError::Syntax);
+    let headers = req
+        .headers
+        .iter()
+        .map(|h| Ok((text(h.name)?, original(h.value))))
+        .collect::<Result<Vec<_>, HttpError>>()?;
+    let line = (text(method)?, text(target)?, 1);
+    head_from(buf, used, line, headers.into_iter(), limits).map(|head| Some((head, used)))
+}
+
+/// The [`Head`] of the `used` bytes at the start of `buf`, from the request
+/// line (method, target, minor version) and the header lines httparse found.
+fn head_from<'b>(
+    buf: &'b [u8],
+    used: usize,
+    (method, target, minor): (&'b str, &'b str, u8),
+    headers: impl Iterator<Item = (&'b str, &'b [u8])>,
+    limits: &Limits,
+) -> Result<Head<'b>, HttpError> {
     let method = match method {
         "GET" => Method::Get,
         "HEAD" => Method::Head,
@@ -313,8 +401,7 @@ pub fn parse_with<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<(Head<'b>
     let mut framing = Framing::default();
     let (mut host_field, mut hosts) = (None, 0);
     let (mut close, mut keep_alive_token) = (false, false);
-    for header in req.headers.iter() {
-        let (name, value) = (header.name, header.value);
+    for (name, value) in headers {
         if name.len() + 2 + value.len() > limits.max_field_line {
             return Err(HttpError::HeadTooLarge);
         }
@@ -327,7 +414,7 @@ pub fn parse_with<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<(Head<'b>
         } else if is("transfer-encoding") {
             framing.transfer_encoding(value);
         } else if is("expect") {
-            framing.expect();
+            framing.expect(value);
         } else if is("connection") {
             for token in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                 close |= token.eq_ignore_ascii_case(b"close");
@@ -364,10 +451,10 @@ pub fn parse_with<'b>(buf: &'b [u8], limits: &Limits) -> Result<Option<(Head<'b>
     let host = authority_host.or(host_field).filter(|h| !h.is_empty());
 
     let body = framing.body(version)?;
+    framing.expectation(version)?;
     let keep_alive =
         !close && (version == Version::Http11 || keep_alive_token) && framing.discardable(body, limits);
-    let head = Head { method, target, path, version, host, keep_alive, body, fields, raw: &buf[..used] };
-    Ok(Some((head, used)))
+    Ok(Head { method, target, path, version, host, keep_alive, body, fields, raw: &buf[..used] })
 }
 
 fn append<'b>(slot: &mut Option<Cow<'b, [u8]>>, value: &'b [u8]) {

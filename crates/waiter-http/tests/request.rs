@@ -80,7 +80,16 @@ fn versions() {
     let (h10, h11) = (b"GET / HTTP/1.0\r\n\r\n", b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(parse(h10).unwrap().unwrap().0.version, Version::Http10, "1.0");
     assert_eq!(parse(h11).unwrap().unwrap().0.version, Version::Http11, "1.1");
-    for v in ["HTTP/2.0", "HTTP/1.2", "HTTP/0.9", "HTTP/3.0", "HTTP/9.9"] {
+    for v in ["HTTP/1.2", "HTTP/1.9"] {
+        let req = format!("GET / {v}\r\nHost: a\r\n\r\n");
+        let (head, used) = parse(req.as_bytes()).unwrap().unwrap();
+        assert_eq!(
+            (head.version, used),
+            (Version::Http11, req.len()),
+            "{v} is served as 1.1 (RFC 9110 §2.5)"
+        );
+    }
+    for v in ["HTTP/2.0", "HTTP/0.9", "HTTP/3.0", "HTTP/9.9"] {
         let req = format!("GET / {v}\r\nHost: a\r\n\r\n");
         assert_eq!(err(req.as_bytes()), Some(HttpError::VersionNotSupported), "{v} is 505");
         assert_eq!(HttpError::VersionNotSupported.status().code(), 505, "505 code");

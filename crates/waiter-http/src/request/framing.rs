@@ -4,6 +4,8 @@
 //! request-smuggling defences sit in one place: `Transfer-Encoding` together
 //! with `Content-Length`, a coding list not ending in exactly one `chunked`,
 //! `Transfer-Encoding` in HTTP/1.0, invalid and differing `Content-Length`s.
+//! Also here: the transfer codings we know (an unknown one is 501) and the
+//! `Expect` field (anything but `100-continue` is 417).
 
 use super::{Body, HttpError, Limits, Version};
 
@@ -13,15 +15,25 @@ pub(super) struct Framing {
     content_length: Option<u64>,
     /// `Some` once a `Transfer-Encoding` line was seen.
     codings: Option<Codings>,
+    /// An `Expect` line was seen.
     expect: bool,
+    /// One of its members was not `100-continue`.
+    unknown_expectation: bool,
 }
 
 #[derive(Debug)]
 struct Codings {
     valid: bool,
+    /// A syntactically valid coding that is not in [`KNOWN_CODINGS`].
+    unknown: bool,
     chunked_seen: bool,
     last_chunked: bool,
 }
+
+/// The codings of IANA's HTTP Transfer Coding Registry (RFC 9112 §7), which
+/// a request may apply before `chunked`: the server never decodes a request
+/// body, but one in any other coding is 501 (RFC 9112 §6.1).
+const KNOWN_CODINGS: [&[u8]; 6] = [b"chunked", b"gzip", b"deflate", b"compress", b"x-gzip", b"x-compress"];
 
 impl Framing {
     /// A `Content-Length` line: a list of equal decimals (`5, 5` is 5, RFC 9110 §8.6).
@@ -39,21 +51,40 @@ impl Framing {
     /// A `Transfer-Encoding` line. Codings with parameters and empty list
     /// elements are refused: leniency here is what smuggling feeds on.
     pub(super) fn transfer_encoding(&mut self, value: &[u8]) {
-        let codings =
-            self.codings.get_or_insert(Codings { valid: true, chunked_seen: false, last_chunked: false });
+        let codings = self.codings.get_or_insert(Codings {
+            valid: true,
+            unknown: false,
+            chunked_seen: false,
+            last_chunked: false,
+        });
         for coding in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
             let chunked = coding.eq_ignore_ascii_case(b"chunked");
             codings.valid &= !coding.is_empty()
                 && coding.iter().all(|&b| is_tchar(b))
                 && !(chunked && codings.chunked_seen);
+            codings.unknown |= !KNOWN_CODINGS.iter().any(|known| coding.eq_ignore_ascii_case(known));
             codings.chunked_seen |= chunked;
             codings.last_chunked = chunked;
         }
     }
 
-    /// An `Expect` line (any value).
-    pub(super) fn expect(&mut self) {
+    /// An `Expect` line: a list of expectations, of which we know only
+    /// `100-continue` (RFC 9110 §10.1.1; empty members are allowed and ignored).
+    pub(super) fn expect(&mut self, value: &[u8]) {
         self.expect = true;
+        self.unknown_expectation |= value
+            .split(|&b| b == b',')
+            .map(<[u8]>::trim_ascii)
+            .any(|member| !member.is_empty() && !member.eq_ignore_ascii_case(b"100-continue"));
+    }
+
+    /// 417 for an expectation we cannot meet, in HTTP/1.1 only: an HTTP/1.0
+    /// `Expect` must be ignored (RFC 9110 §10.1.1).
+    pub(super) fn expectation(&self, version: Version) -> Result<(), HttpError> {
+        match self.unknown_expectation && version == Version::Http11 {
+            true => Err(HttpError::ExpectationFailed),
+            false => Ok(()),
+        }
     }
 
     /// The body's framing, or why there is none to trust.
@@ -63,6 +94,7 @@ impl Framing {
             (Some(c), None) if version == Version::Http10 || !c.valid || !c.last_chunked => {
                 Err(HttpError::UnsupportedTransferEncoding)
             }
+            (Some(c), None) if c.unknown => Err(HttpError::UnknownTransferCoding),
             (Some(_), None) => Ok(Body::Chunked),
             (None, None | Some(0)) => Ok(Body::None),
             (None, Some(n)) => Ok(Body::Length(n)),
@@ -130,5 +162,32 @@ mod tests {
             Err(HttpError::UnsupportedTransferEncoding),
             "last"
         );
+        assert_eq!(
+            body(&["x-foo, chunked"], Version::Http11),
+            Err(HttpError::UnknownTransferCoding),
+            "unknown"
+        );
+        assert_eq!(body(&["X-Gzip, deflate", "chunked"], Version::Http11), Ok(Body::Chunked), "registered");
+        assert_eq!(
+            body(&["x-foo"], Version::Http11),
+            Err(HttpError::UnsupportedTransferEncoding),
+            "400 first"
+        );
+    }
+
+    #[test]
+    fn expectations() {
+        let check = |value: &str, version| {
+            let mut framing = Framing::default();
+            framing.expect(value.as_bytes());
+            framing.expectation(version)
+        };
+        for ok in ["100-continue", "100-Continue", " 100-continue , ", ""] {
+            assert_eq!(check(ok, Version::Http11), Ok(()), "{ok:?}");
+        }
+        for bad in ["foo", "100-continue, foo", "100-continue=1", "200-ok"] {
+            assert_eq!(check(bad, Version::Http11), Err(HttpError::ExpectationFailed), "{bad:?}");
+        }
+        assert_eq!(check("foo", Version::Http10), Ok(()), "ignored in HTTP/1.0");
     }
 }

@@ -3,7 +3,8 @@
 
 use super::HttpError;
 
-/// After httparse refused the version: 505 for a well-formed `HTTP/d.d`, 400
+/// After httparse refused the version (and [`higher_minor`] did not take it):
+/// 505 for a well-formed `HTTP/d.d`, 400
 /// otherwise, or "read more" while the line could still become `HTTP/d.d`.
 pub(super) fn version_error<T>(line: &[u8], line_complete: bool) -> Result<Option<T>, HttpError> {
     let version = line.splitn(3, |&b| b == b' ').nth(2).unwrap_or_default();
@@ -18,6 +19,14 @@ pub(super) fn version_error<T>(line: &[u8], line_complete: bool) -> Result<Optio
         (true, true) if version.len() == 8 => Err(HttpError::VersionNotSupported),
         _ => Err(HttpError::Syntax),
     }
+}
+
+/// The offset in the request line `line` of the minor version digit of an
+/// `HTTP/1.2` to `HTTP/1.9`, which RFC 9110 §2.5 has us serve as HTTP/1.1.
+pub(super) fn higher_minor(line: &[u8]) -> Option<usize> {
+    let version = line.splitn(3, |&b| b == b' ').nth(2)?;
+    let minor = version.strip_prefix(b"HTTP/1.")?;
+    matches!(minor, [b'2'..=b'9']).then(|| line.len() - 1)
 }
 
 /// `http(s)://authority[path]` → `(authority, rest)`, scheme case-insensitive.
@@ -78,6 +87,18 @@ mod tests {
         for bad in ["ftp://h/", "http:/h", "h/p", "//h/p", "httpx://h"] {
             assert_eq!(split_absolute(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn higher_minors() {
+        assert_eq!(higher_minor(b"GET / HTTP/1.2"), Some(13), "1.2");
+        assert_eq!(higher_minor(b"GET /a HTTP/1.9"), Some(14), "1.9");
+        for other in
+            ["GET / HTTP/1.1", "GET / HTTP/1.0", "GET / HTTP/2.2", "GET / HTTP/1.10", "GET / HTTP/1.x"]
+        {
+            assert_eq!(higher_minor(other.as_bytes()), None, "{other:?}");
+        }
+        assert_eq!(higher_minor(b"GET /a b HTTP/1.2"), None, "a space in the target is not a version");
     }
 
     #[test]
