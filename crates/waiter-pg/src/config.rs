@@ -2,7 +2,9 @@
 //! `key=value` string.
 //!
 //! Both forms accept `host`, `port`, `user`, `password`, `dbname`,
-//! `application_name` and `connect_timeout` (seconds). A host starting with
+//! `application_name`, `connect_timeout` (seconds) and `sslmode` (`disable`,
+//! `allow` or `prefer`: there is no TLS, so the modes that require it are
+//! refused rather than quietly ignored). A host starting with
 //! `/` is a Unix-socket directory, as in libpq: the socket is
 //! `<dir>/.s.PGSQL.<port>`.
 
@@ -94,7 +96,17 @@ impl Config {
                 // libpq: zero (or negative) means wait indefinitely.
                 self.connect_timeout = (secs > 0).then(|| Duration::from_secs(secs));
             }
-            "sslmode" if value == "disable" || value == "prefer" || value == "allow" => {}
+            "sslmode" => match value.as_str() {
+                // libpq falls back to plaintext for these when TLS is not to be had.
+                "disable" | "allow" | "prefer" => {}
+                "require" | "verify-ca" | "verify-full" => {
+                    return Err(Error::Config(format!(
+                        "sslmode={value} needs TLS, which waiter-pg does not support \
+                         (disable, allow and prefer connect in plaintext)"
+                    )))
+                }
+                _ => return Err(Error::Config(format!("invalid sslmode {value:?}"))),
+            },
             _ => return Err(Error::Config(format!("unsupported option {key:?}"))),
         }
         Ok(())

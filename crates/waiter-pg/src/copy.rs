@@ -32,9 +32,39 @@ pub struct CopyIn {
     finished: bool,
 }
 
+/// Aborts a copy whose start is dropped (a timeout, a cancelled task)
+/// before the server answered: without it, the hold on later requests would
+/// never end, and they would wait forever.
+struct AbortUnlessStarted<'a> {
+    shared: &'a Shared,
+    response: &'a Rc<Response>,
+    armed: bool,
+}
+
+impl Drop for AbortUnlessStarted<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            abort(self.shared, self.response);
+        }
+    }
+}
+
+/// `CopyFail` (ignored by a server not in copy mode), then lets the held
+/// requests go; nobody reads the rest of the response.
+fn abort(shared: &Shared, response: &Response) {
+    let _ = shared.push_direct(|buf| {
+        let _ = frontend::copy_fail("COPY abandoned by the client", buf);
+    });
+    shared.release();
+    response.abandon();
+}
+
 pub(crate) async fn start(shared: Rc<Shared>, client: Client, sql: &str) -> Result<CopyIn, Error> {
     let response = shared.send_exclusive(|buf| frontend::query(sql, buf).map_err(Error::io))?;
+    let mut guard = AbortUnlessStarted { shared: &shared, response: &response, armed: true };
     let first = response.next().await;
+    guard.armed = false;
+    drop(guard);
     match first {
         Ok(Message::CopyInResponse(_)) => Ok(CopyIn { shared, response, _client: client, finished: false }),
         other => {
@@ -119,11 +149,7 @@ impl CopyIn {
 impl Drop for CopyIn {
     fn drop(&mut self) {
         if !self.finished {
-            let _ = self.shared.push_direct(|buf| {
-                let _ = frontend::copy_fail("COPY abandoned by the client", buf);
-            });
-            self.shared.release();
-            self.response.abandon();
+            abort(&self.shared, &self.response);
         }
     }
 }

@@ -295,7 +295,8 @@ const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// A `timestamp` or `timestamptz`: microseconds since 2000-01-01 00:00:00
 /// (UTC for `timestamptz`), with PostgreSQL's `infinity`/`-infinity` as
-/// `i64::MAX`/`i64::MIN`. Displays as ISO 8601 without a zone.
+/// `i64::MAX`/`i64::MIN`. Displays as PostgreSQL does with `DateStyle` ISO,
+/// without a zone: `2024-02-29 13:14:15.5`, `0044-03-15 12:00:00 BC`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
 
@@ -313,6 +314,19 @@ impl Timestamp {
     /// Microseconds since the Unix epoch.
     pub fn unix_micros(self) -> i64 {
         self.0.saturating_add(PG_EPOCH_UNIX_MICROS)
+    }
+
+    /// The text PostgreSQL reads back as this instant in any zone: `+00`
+    /// before a BC era, and no zone on the infinities.
+    fn utc_text(self) -> String {
+        let text = self.to_string();
+        if self == Timestamp::INFINITY || self == Timestamp::NEG_INFINITY {
+            return text;
+        }
+        match text.strip_suffix(" BC") {
+            Some(ad) => format!("{ad}+00 BC"),
+            None => format!("{text}+00"),
+        }
     }
 
     /// The `SystemTime`, for finite timestamps.
@@ -338,7 +352,7 @@ impl Timestamp {
         Timestamp::from_unix_micros(micros)
     }
 
-    /// Parses PostgreSQL's ISO output: `YYYY-MM-DD HH:MM:SS[.ffffff][±HH[:MM[:SS]]]`,
+    /// Parses PostgreSQL's ISO output: `YYYY-MM-DD HH:MM:SS[.ffffff][±HH[:MM[:SS]]][ BC]`,
     /// `infinity` or `-infinity`; an offset converts the result to UTC.
     fn parse(s: &str) -> Result<Timestamp, DecodeError> {
         match s {
@@ -347,8 +361,12 @@ impl Timestamp {
             _ => {}
         }
         let bad = || format!("{s:?} is not an ISO timestamp");
-        let (date, time) = s.split_once(' ').ok_or_else(bad)?;
-        let days = i64::from(Date::parse(date)?.0);
+        let (ad, bc) = match s.strip_suffix(" BC") {
+            Some(ad) => (ad, true),
+            None => (s, false),
+        };
+        let (date, time) = ad.split_once(' ').ok_or_else(bad)?;
+        let days = i64::from(Date::parse_ymd(date, bc)?.0);
         let (clock, offset_secs) = match time.find(['+', '-']) {
             Some(i) => {
                 let sign = if time.as_bytes()[i] == b'-' { -1 } else { 1 };
@@ -385,12 +403,17 @@ impl fmt::Display for Timestamp {
             Timestamp::NEG_INFINITY => return f.write_str("-infinity"),
             _ => {}
         }
-        let days = self.0.div_euclid(MICROS_PER_DAY);
+        // i64 microseconds span fewer than i32::MAX days.
+        let days = self.0.div_euclid(MICROS_PER_DAY) as i32;
         let micros = self.0.rem_euclid(MICROS_PER_DAY);
         let (secs, frac) = (micros / 1_000_000, micros % 1_000_000);
-        write!(f, "{} {:02}:{:02}:{:02}", Date(days as i32), secs / 3600, secs / 60 % 60, secs % 60)?;
+        let bc = Date(days).write_ymd(f)?;
+        write!(f, " {:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)?;
         if frac != 0 {
             write!(f, ".{frac:06}")?;
+        }
+        if bc {
+            f.write_str(" BC")?;
         }
         Ok(())
     }
@@ -417,6 +440,8 @@ impl FromSql for SystemTime {
 }
 
 /// A `date`: days since 2000-01-01, `i32::MAX`/`i32::MIN` for `infinity`/`-infinity`.
+/// Years are proleptic Gregorian, 1 BC being year 0 ([`Date::from_ymd`]`(-43, 3, 15)`
+/// is 44 BC); displays as PostgreSQL does: `0044-03-15 BC`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date(pub i32);
 
@@ -446,25 +471,41 @@ impl Date {
         ((yoe + era * 400 + i64::from(m <= 2)) as i32, m, d)
     }
 
+    /// Parses PostgreSQL's ISO output: `YYYY-MM-DD[ BC]`, `infinity` or `-infinity`.
     fn parse(s: &str) -> Result<Date, DecodeError> {
         match s {
-            "infinity" => return Ok(Date(i32::MAX)),
-            "-infinity" => return Ok(Date(i32::MIN)),
-            _ => {}
+            "infinity" => Ok(Date(i32::MAX)),
+            "-infinity" => Ok(Date(i32::MIN)),
+            _ => match s.strip_suffix(" BC") {
+                Some(date) => Date::parse_ymd(date, true),
+                None => Date::parse_ymd(s, false),
+            },
         }
-        let bad = || format!("{s:?} is not an ISO date (BC dates are not supported)");
+    }
+
+    /// Parses `YYYY-MM-DD`, the year counted in the era `bc` says: 1 BC is
+    /// the proleptic Gregorian year 0, as PostgreSQL reckons.
+    fn parse_ymd(s: &str, bc: bool) -> Result<Date, DecodeError> {
+        let bad = || format!("{s:?} is not an ISO date");
         let mut parts = s.splitn(3, '-');
-        // PostgreSQL's own date range ends in 5874897; BC dates are not parsed.
-        let y: i32 = parts
-            .next()
-            .and_then(|p| p.parse().ok())
-            .filter(|y| (0..=5_874_897).contains(y))
-            .ok_or_else(bad)?;
+        // PostgreSQL's own date range: 4714 BC to 5874897 AD.
+        let years = if bc { 1..=4_714 } else { 1..=5_874_897 };
+        let y: i32 =
+            parts.next().and_then(|p| p.parse().ok()).filter(|y| years.contains(y)).ok_or_else(bad)?;
         let m: u32 =
             parts.next().and_then(|p| p.parse().ok()).filter(|m| (1..=12).contains(m)).ok_or_else(bad)?;
         let d: u32 =
             parts.next().and_then(|p| p.parse().ok()).filter(|d| (1..=31).contains(d)).ok_or_else(bad)?;
-        Ok(Date::from_ymd(y, m, d))
+        Ok(Date::from_ymd(if bc { 1 - y } else { y }, m, d))
+    }
+
+    /// Writes `YYYY-MM-DD` as PostgreSQL does, a year up to 0 as the year
+    /// of the BC era; says whether it was one (the caller writes " BC").
+    fn write_ymd(self, f: &mut fmt::Formatter<'_>) -> Result<bool, fmt::Error> {
+        let (y, m, d) = self.ymd();
+        let (year, bc) = if y <= 0 { (1 - y, true) } else { (y, false) };
+        write!(f, "{year:04}-{m:02}-{d:02}")?;
+        Ok(bc)
     }
 }
 
@@ -474,8 +515,10 @@ impl fmt::Display for Date {
             i32::MAX => f.write_str("infinity"),
             i32::MIN => f.write_str("-infinity"),
             _ => {
-                let (y, m, d) = self.ymd();
-                write!(f, "{y:04}-{m:02}-{d:02}")
+                if self.write_ymd(f)? {
+                    f.write_str(" BC")?;
+                }
+                Ok(())
             }
         }
     }
@@ -625,7 +668,7 @@ macro_rules! number_to_sql {
                     Type::OID => wire::oid_to_sql(v.exact_int()?.try_into().map_err(|_| range())?, out),
                     Type::FLOAT4 => wire::float4_to_sql(v as f32, out),
                     Type::FLOAT8 => wire::float8_to_sql(v as f64, out),
-                    _ => out.put_slice(v.to_string().as_bytes()),
+                    _ => out.put_slice(v.decimal_text().as_bytes()),
                 }
                 Ok(IsNull::No)
             }
@@ -634,9 +677,11 @@ macro_rules! number_to_sql {
 }
 number_to_sql!(i16, i32, i64, u32, f32, f64);
 
-/// The integer a number stands for, for an integer parameter.
+/// The integer a number stands for, for an integer parameter, and its
+/// text for any other.
 trait ExactInt {
     fn exact_int(self) -> Result<i64, DecodeError>;
+    fn decimal_text(self) -> String;
 }
 
 macro_rules! exact_int {
@@ -645,11 +690,26 @@ macro_rules! exact_int {
             fn exact_int(self) -> Result<i64, DecodeError> {
                 Ok(i64::from(self))
             }
+
+            fn decimal_text(self) -> String {
+                self.to_string()
+            }
         })*
         $(impl ExactInt for $float {
             // Through the decimal form, so a float stays exact up to i64's range.
             fn exact_int(self) -> Result<i64, DecodeError> {
                 self.to_string().parse::<i64>().map_err(|_| format!("{self} is not an integer"))
+            }
+
+            // PostgreSQL's spellings: Rust's `inf` is no numeric to the server.
+            fn decimal_text(self) -> String {
+                if self.is_nan() {
+                    "NaN".into()
+                } else if self.is_infinite() {
+                    (if self > 0.0 { "Infinity" } else { "-Infinity" }).into()
+                } else {
+                    self.to_string()
+                }
             }
         })*
     };
@@ -684,7 +744,7 @@ impl ToSql for Timestamp {
     fn to_sql(&self, ty: Type, out: &mut BytesMut) -> Result<IsNull, DecodeError> {
         match ty {
             Type::TIMESTAMP | Type::TIMESTAMPTZ => wire::timestamp_to_sql(self.0, out),
-            Type::TEXT | Type::UNKNOWN => out.put_slice(format!("{self}+00").as_bytes()),
+            Type::TEXT | Type::UNKNOWN => out.put_slice(self.utc_text().as_bytes()),
             _ => return Err(format!("a Timestamp goes to timestamp(tz) parameters, not {ty}")),
         }
         Ok(IsNull::No)
@@ -744,6 +804,31 @@ mod tests {
         assert_eq!(Timestamp::parse("infinity").unwrap(), Timestamp::INFINITY);
         for bad in ["2024-03-01", "2024-13-01 00:00:00", "2024-03-01 1:2", "2024-03-01 00:00:00.1234567"] {
             assert!(Timestamp::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bc_dates_and_timestamps_read_and_display_as_postgres_writes_them() {
+        let ides = Date::from_ymd(-43, 3, 15);
+        assert_eq!(Date::parse("0044-03-15 BC").unwrap(), ides);
+        assert_eq!(ides.to_string(), "0044-03-15 BC");
+        assert_eq!(Date::from_ymd(0, 12, 31).to_string(), "0001-12-31 BC");
+        assert_eq!(Date::from_ymd(1, 1, 1).to_string(), "0001-01-01");
+        let noon = Timestamp(i64::from(ides.0) * MICROS_PER_DAY + 12 * 3_600_000_000);
+        assert_eq!(Timestamp::parse("0044-03-15 12:00:00 BC").unwrap(), noon);
+        assert_eq!(Timestamp::parse("0044-03-15 13:00:00+01 BC").unwrap(), noon);
+        assert_eq!(noon.to_string(), "0044-03-15 12:00:00 BC");
+        assert_eq!(noon.utc_text(), "0044-03-15 12:00:00+00 BC");
+        assert_eq!(Timestamp::INFINITY.utc_text(), "infinity");
+        assert!(Date::parse("0000-01-01 BC").is_err());
+    }
+
+    #[test]
+    fn float_specials_are_sent_in_postgres_spelling() {
+        for (v, text) in [(f64::NAN, "NaN"), (f64::INFINITY, "Infinity"), (f64::NEG_INFINITY, "-Infinity")] {
+            let mut out = BytesMut::new();
+            v.to_sql(Type::NUMERIC, &mut out).unwrap();
+            assert_eq!(&out[..], text.as_bytes());
         }
     }
 
