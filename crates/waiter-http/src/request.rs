@@ -31,7 +31,9 @@
 //!   still serves it), and so is `HTTP/1.10` (one digit each, RFC 9112 §2.3).
 //! - Targets: origin-form; absolute-form `http(s)://authority/path` (userinfo
 //!   refused), whose authority replaces `Host` (RFC 9112 §3.2.2) although HTTP/1.1
-//!   still requires `Host`; asterisk-form with OPTIONS only. Authority-form is 400.
+//!   still requires `Host`; asterisk-form with OPTIONS only; authority-form
+//!   (`host:port`) with CONNECT only, which the static server then answers
+//!   405 like any method it does not serve (nginx too, since 1.21.1).
 //! - Methods are case-sensitive: `get` is [`Method::Other`] (405), nginx says 400.
 //! - Empty lines before the request line are skipped (RFC 9112 §2.2) and count
 //!   towards the head limit; a bare LF ends a line, as in nginx.
@@ -220,7 +222,8 @@ pub struct Head<'b> {
     /// The request target as sent (for the access log).
     pub target: &'b str,
     /// The origin-form part of the target: path and query. For absolute-form it
-    /// may be empty or start with `?`; `"*"` for asterisk-form.
+    /// may be empty or start with `?`; `"*"` for asterisk-form; the
+    /// `host:port` of a CONNECT's authority-form.
     pub path: &'b str,
     /// The version.
     pub version: Version,
@@ -428,6 +431,13 @@ fn head_from<'b>(
     let mut authority_host = None;
     let path = if target.starts_with('/') || (target == "*" && method == Method::Other("OPTIONS")) {
         target
+    } else if method == Method::Other("CONNECT") {
+        // Authority-form, CONNECT's only form (RFC 9112 §3.2.3): `host:port`.
+        if !is_host_port(target) {
+            return Err(HttpError::InvalidTarget);
+        }
+        authority_host = Some(target);
+        target
     } else {
         let (authority, path) = split_absolute(target).ok_or(HttpError::InvalidTarget)?;
         if authority.is_empty() || !valid_authority(authority.as_bytes()) {
@@ -455,6 +465,12 @@ fn head_from<'b>(
     let keep_alive =
         !close && (version == Version::Http11 || keep_alive_token) && framing.discardable(body, limits);
     Ok(Head { method, target, path, version, host, keep_alive, body, fields, raw: &buf[..used] })
+}
+
+/// `uri-host ":" port`, both present: the authority-form of a CONNECT target.
+fn is_host_port(target: &str) -> bool {
+    let (host, port) = target.rsplit_once(':').unwrap_or((target, ""));
+    !host.is_empty() && !port.is_empty() && valid_authority(target.as_bytes())
 }
 
 fn append<'b>(slot: &mut Option<Cow<'b, [u8]>>, value: &'b [u8]) {

@@ -63,11 +63,18 @@ fn request_line() {
     for (label, bad) in [
         ("relative", &b"GET a/b HTTP/1.1\r\nHost: a\r\n\r\n"[..]),
         ("ftp scheme", b"GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n"),
-        ("authority-form", b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ("authority-form on GET", b"GET a:443 HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ("CONNECT without a port", b"CONNECT a HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ("CONNECT without a host", b"CONNECT :443 HTTP/1.1\r\nHost: a\r\n\r\n"),
         ("asterisk on GET", b"GET * HTTP/1.1\r\nHost: a\r\n\r\n"),
     ] {
         assert_eq!(err(bad), Some(HttpError::InvalidTarget), "{label}");
     }
+    assert_eq!(
+        outcome(b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n"),
+        ok(Other("CONNECT"), "a:443", Some("a:443")),
+        "authority-form"
+    );
     assert_eq!(
         outcome(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"),
         ok(Other("OPTIONS"), "*", Some("a")),

@@ -96,6 +96,27 @@ fn an_unknown_transfer_coding_is_501_and_close() {
     assert_eq!(exchange("x-gzip, chunked"), 200, "registered alias");
 }
 
+/// RFC 9112 §3.2.3: a CONNECT's target is in authority-form, a well-formed
+/// request that a static server does not serve: 405 with `Allow`, like any
+/// other method (nginx too), not 400; the connection stays usable.
+#[test]
+fn connect_is_405_not_400() {
+    let server = start(&[("a.txt", b"A")], |_| {});
+    let mut stream = server.connect();
+    stream
+        .write_all(b"CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut stream, false).expect("a response to CONNECT");
+    assert_eq!((r.status, r.header("Allow")), (405, Some("GET, HEAD")), "CONNECT");
+    assert_eq!(r.header("Connection"), None, "kept alive");
+    let r = read_response(&mut stream, false).expect("the pipelined response");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"A"[..]), "answered in order after CONNECT");
+    let mut stream = server.connect();
+    stream.write_all(b"CONNECT t HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let r = read_response(&mut stream, false).expect("a response");
+    assert_eq!((r.status, r.header("Connection")), (400, Some("close")), "authority-form needs a port");
+}
+
 /// RFC 9110 §15.2: no 1xx to an HTTP/1.0 client. The handler server
 /// (`waiter_http::app`), which reads bodies, answered `Expect: 100-continue`
 /// from a 1.0 client with `100 Continue`; it now waits for the body.
