@@ -268,7 +268,8 @@ impl FromSql for Vec<u8> {
     fn from_sql(ty: Type, format: Format, raw: &[u8]) -> Result<Self, DecodeError> {
         match (ty, format) {
             (Type::BYTEA, Format::Binary) => Ok(raw.to_vec()),
-            (Type::BYTEA, Format::Text) => decode_bytea_hex(raw),
+            (Type::BYTEA, Format::Text) if raw.starts_with(b"\\x") => decode_bytea_hex(raw),
+            (Type::BYTEA, Format::Text) => decode_bytea_escape(raw),
             _ => Err(wrong_type(ty, "Vec<u8>")),
         }
     }
@@ -287,6 +288,28 @@ fn decode_bytea_hex(raw: &[u8]) -> Result<Vec<u8>, DecodeError> {
                 .ok_or_else(|| "invalid bytea hex digit".to_string())
         })
         .collect()
+}
+
+/// The text of `bytea_output = 'escape'`: printable bytes as themselves,
+/// `\\` for a backslash, `\ooo` (three octal digits) for any other byte.
+fn decode_bytea_escape(raw: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some((&b, tail)) = rest.split_first() {
+        if b != b'\\' {
+            out.push(b);
+            rest = tail;
+        } else if tail.first() == Some(&b'\\') {
+            out.push(b'\\');
+            rest = &tail[1..];
+        } else {
+            let octal = tail.get(..3).filter(|d| d[0] <= b'3' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+            let d = octal.ok_or("invalid bytea escape")?;
+            out.push((d[0] - b'0') << 6 | (d[1] - b'0') << 3 | (d[2] - b'0'));
+            rest = &tail[3..];
+        }
+    }
+    Ok(out)
 }
 
 /// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).

@@ -436,3 +436,34 @@ fn an_ipv6_host_is_connected_to() {
         assert!(peer.is_ipv6());
     });
 }
+
+#[test]
+fn text_timestamps_with_historical_second_offsets_match_the_binary_ones() {
+    run(async {
+        let client = connect().await;
+        // Before 1892 Amsterdam kept local mean time: an offset of +00:19:32.
+        client.batch_execute("SET TimeZone = 'Europe/Amsterdam'").await.unwrap();
+        let sql = "SELECT '1850-06-01 12:00:00+00'::timestamptz AS lmt, '2024-06-01 12:00:00+00'::timestamptz AS cest";
+        let text = &client.simple_query(sql).await.unwrap()[0].rows[0];
+        assert_eq!(text.get::<String>("lmt"), "1850-06-01 12:19:32+00:19:32");
+        let binary = client.query_one(sql, &[]).await.unwrap();
+        for column in ["lmt", "cest"] {
+            assert_eq!(text.get::<Timestamp>(column), binary.get::<Timestamp>(column), "{column}");
+        }
+        assert_eq!(binary.get::<Timestamp>("lmt").to_string(), "1850-06-01 12:00:00");
+    });
+}
+
+#[test]
+fn bytea_reads_from_the_text_format_in_either_output_style() {
+    run(async {
+        let client = connect().await;
+        let sql = "SELECT '\\x00015c27ff41'::bytea AS b, ''::bytea AS e";
+        for style in ["hex", "escape"] {
+            client.batch_execute(&format!("SET bytea_output = '{style}'")).await.unwrap();
+            let row = &client.simple_query(sql).await.unwrap()[0].rows[0];
+            assert_eq!(row.get::<Vec<u8>>("b"), [0, 1, b'\\', b'\'', 0xff, b'A'], "{style}");
+            assert_eq!(row.get::<Vec<u8>>("e"), Vec::<u8>::new(), "{style}");
+        }
+    });
+}
