@@ -302,7 +302,7 @@ impl Client {
     /// The server's error for invalid SQL; connection failures.
     pub async fn prepare(&self, sql: &str) -> Result<Rc<Statement>, Error> {
         let running = RefCell::new(None);
-        self.limited(&running, statement::prepare_cached(self.shared(), sql)).await
+        self.limited(&running, statement::prepare_cached(self.shared(), sql, &running)).await
     }
 
     /// Runs `sql` with `$n` parameters (extended protocol, prepared and
@@ -380,7 +380,7 @@ impl Client {
         let statement = match statement::cached(self.shared(), sql) {
             Some(statement) => statement,
             // Boxed: preparing is rare (once per connection and SQL text) and its future large.
-            None => Box::pin(statement::prepare_cached(self.shared(), sql)).await?,
+            None => Box::pin(statement::prepare_cached(self.shared(), sql, running)).await?,
         };
         let response = self.shared().send(|buf| {
             encode_bind(&statement, params, buf)?;

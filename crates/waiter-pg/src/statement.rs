@@ -11,7 +11,7 @@ use fallible_iterator::FallibleIterator;
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
 
-use crate::driver::Shared;
+use crate::driver::{Response, Shared};
 use crate::error::Error;
 use crate::row::{self, Column};
 use crate::types::{Format, Type};
@@ -96,8 +96,14 @@ pub(crate) fn cached(shared: &Shared, sql: &str) -> Option<Rc<Statement>> {
     }
 }
 
-/// Returns the cached statement for `sql`, preparing it if needed.
-pub(crate) async fn prepare_cached(shared: &Shared, sql: &str) -> Result<Rc<Statement>, Error> {
+/// Returns the cached statement for `sql`, preparing it if needed; a
+/// preparation this call sends is put in `running`, so that a timeout can
+/// cancel it (Parse may wait, on a lock say, as long as any query).
+pub(crate) async fn prepare_cached(
+    shared: &Shared,
+    sql: &str,
+    running: &RefCell<Option<Rc<Response>>>,
+) -> Result<Rc<Statement>, Error> {
     loop {
         let waiting = match shared.statements.slots.borrow().get(sql) {
             Some(Slot::Ready(statement)) => return Ok(statement.clone()),
@@ -126,7 +132,7 @@ pub(crate) async fn prepare_cached(shared: &Shared, sql: &str) -> Result<Rc<Stat
     let announce = Announce { cache: &shared.statements, sql, preparing };
     let n = shared.statements.next_name.get();
     shared.statements.next_name.set(n + 1);
-    let result = prepare(shared, &format!("w{n}"), sql).await.map(Rc::new);
+    let result = prepare(shared, &format!("w{n}"), sql, running).await.map(Rc::new);
     *announce.preparing.result.borrow_mut() = Some(result.clone());
     drop(announce);
     result
@@ -163,14 +169,21 @@ fn evict_one_if_full(shared: &Shared) {
     }
 }
 
-/// Parse + Describe + Sync: prepares `sql` as statement `name`.
-pub(crate) async fn prepare(shared: &Shared, name: &str, sql: &str) -> Result<Statement, Error> {
+/// Parse + Describe + Sync: prepares `sql` as statement `name`; the request
+/// goes in `running` while it is answered.
+pub(crate) async fn prepare(
+    shared: &Shared,
+    name: &str,
+    sql: &str,
+    running: &RefCell<Option<Rc<Response>>>,
+) -> Result<Statement, Error> {
     let response = shared.send(|buf| {
         frontend::parse(name, sql, std::iter::empty(), buf).map_err(Error::io)?;
         frontend::describe(b'S', name, buf).map_err(Error::io)?;
         frontend::sync(buf);
         Ok(())
     })?;
+    *running.borrow_mut() = Some(response.clone());
     let guard = crate::client::AbandonOnDrop(&response);
     let mut params = Vec::new();
     let mut columns = Vec::new();

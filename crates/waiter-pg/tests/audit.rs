@@ -467,3 +467,23 @@ fn bytea_reads_from_the_text_format_in_either_output_style() {
         }
     });
 }
+
+#[test]
+fn a_timeout_while_the_statement_is_being_prepared_cancels_it_too() {
+    run(async {
+        let client = connect().await;
+        let holder = connect().await;
+        let t = table("locked");
+        holder.batch_execute(&format!("CREATE TABLE {t} (id int)")).await.unwrap();
+        // Parse itself waits for the lock: the statement is stuck before it runs.
+        holder.batch_execute(&format!("BEGIN; LOCK TABLE {t} IN ACCESS EXCLUSIVE MODE")).await.unwrap();
+        let limited = client.with_timeout(Some(Duration::from_millis(100)));
+        let started = std::time::Instant::now();
+        let e = limited.query(&format!("SELECT * FROM {t}"), &[]).await.unwrap_err();
+        assert!(matches!(e, Error::Timeout), "{e}");
+        // The server gave up the wait: the next query does not queue behind it.
+        let next = client.with_timeout(Some(Duration::from_secs(3))).query_one("SELECT 1", &[]).await;
+        assert_eq!(next.unwrap().get::<i32>(0), 1, "after {:?}", started.elapsed());
+        holder.batch_execute(&format!("ROLLBACK; DROP TABLE {t}")).await.unwrap();
+    });
+}
