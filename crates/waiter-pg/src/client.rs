@@ -160,6 +160,13 @@ impl Client {
     /// A handle on the same connection whose queries time out after `limit`:
     /// the server is sent a `CancelRequest` and the query returns
     /// [`Error::Timeout`]. `None` waits forever (the default).
+    ///
+    /// Only the statement the server is working on can be cancelled: one
+    /// whose time runs out while it still waits behind other clones'
+    /// requests on the connection returns [`Error::Timeout`] at once, yet
+    /// runs when its turn comes (its result discarded). And as with libpq, a
+    /// statement that ends just as the cancel is sent may let it hit the
+    /// next one. A timed-out statement may or may not have taken effect.
     pub fn with_timeout(&self, limit: Option<Duration>) -> Client {
         Client { handle: self.handle.clone(), timeout: limit }
     }

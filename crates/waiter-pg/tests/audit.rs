@@ -487,3 +487,15 @@ fn a_timeout_while_the_statement_is_being_prepared_cancels_it_too() {
         holder.batch_execute(&format!("ROLLBACK; DROP TABLE {t}")).await.unwrap();
     });
 }
+
+#[test]
+fn a_timeout_over_the_unix_socket_cancels_through_it() {
+    run(async {
+        let client = waiter_pg::connect_with(&common::unix_config()).await.unwrap();
+        let limited = client.with_timeout(Some(Duration::from_millis(100)));
+        let started = std::time::Instant::now();
+        assert!(matches!(limited.simple_query("SELECT pg_sleep(10)").await, Err(Error::Timeout)));
+        assert_eq!(client.simple_query("SELECT 6").await.unwrap()[0].rows[0].get::<i32>(0), 6);
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    });
+}
