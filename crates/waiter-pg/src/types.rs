@@ -242,7 +242,10 @@ impl FromSql for f64 {
         match (ty, format) {
             (Type::FLOAT8, Format::Binary) => wire::float8_from_sql(raw).map_err(boxed),
             (Type::FLOAT4, Format::Binary) => wire::float4_from_sql(raw).map(f64::from).map_err(boxed),
-            (Type::FLOAT4 | Type::FLOAT8, Format::Text) => parse_text(raw),
+            // As an f32 first, so that both formats give the same f64 (0.1::float4
+            // is 0.10000000149011612, not 0.1).
+            (Type::FLOAT4, Format::Text) => parse_text::<f32>(raw).map(f64::from),
+            (Type::FLOAT8, Format::Text) => parse_text(raw),
             _ => Err(wrong_type(ty, "f64")),
         }
     }
@@ -844,6 +847,13 @@ mod tests {
         assert_eq!(noon.utc_text(), "0044-03-15 12:00:00+00 BC");
         assert_eq!(Timestamp::INFINITY.utc_text(), "infinity");
         assert!(Date::parse("0000-01-01 BC").is_err());
+    }
+
+    #[test]
+    fn a_float4_reads_as_the_same_f64_in_both_formats() {
+        let binary = f64::from_sql(Type::FLOAT4, Format::Binary, &0.1f32.to_be_bytes()).unwrap();
+        assert_eq!(f64::from_sql(Type::FLOAT4, Format::Text, b"0.1").unwrap(), binary);
+        assert_eq!(binary, f64::from(0.1f32));
     }
 
     #[test]
