@@ -137,6 +137,9 @@ pub(crate) struct Shared {
     pub(crate) notifications: RefCell<VecDeque<Notification>>,
     notification_waker: Cell<Option<Waker>>,
     pub(crate) statements: crate::statement::Cache,
+    /// The status byte of the last `ReadyForQuery`: `I` idle, `T` in a
+    /// transaction block, `E` in a failed one.
+    transaction_status: Cell<u8>,
 }
 
 impl Shared {
@@ -165,6 +168,7 @@ impl Shared {
             notifications: RefCell::new(VecDeque::new()),
             notification_waker: Cell::new(None),
             statements: Default::default(),
+            transaction_status: Cell::new(b'I'),
         }
     }
 
@@ -285,6 +289,12 @@ impl Shared {
         .await
     }
 
+    /// Whether every request has been answered and the last answer said
+    /// the session is inside a transaction block (open or failed).
+    pub(crate) fn idle_in_transaction(&self) -> bool {
+        self.queue.borrow().is_empty() && self.transaction_status.get() != b'I'
+    }
+
     /// Whether `response` is the one the server is working on now.
     pub(crate) fn is_current(&self, response: &Rc<Response>) -> bool {
         self.queue.borrow().front().is_some_and(|r| Rc::ptr_eq(r, response))
@@ -378,7 +388,13 @@ impl Shared {
                         }
                     }
                 }
-                let last = matches!(message, Message::ReadyForQuery(_));
+                let last = match &message {
+                    Message::ReadyForQuery(body) => {
+                        self.transaction_status.set(body.status());
+                        true
+                    }
+                    _ => false,
+                };
                 response.push(message);
                 if last {
                     self.queue.borrow_mut().pop_front();

@@ -586,6 +586,14 @@ impl Pool {
             self.free_slot();
             return;
         }
+        // A checkout that ended inside a transaction block (a BEGIN without
+        // the Transaction guard, then an early return) would hand the next
+        // borrower its open transaction, or 25P02 for everything once it had
+        // failed: it is rolled back first (queued, so it runs before anything
+        // the next borrower sends).
+        if client.idle_in_transaction() {
+            client.send_and_forget("ROLLBACK");
+        }
         let client = client.with_timeout(None);
         match self.next_waiter() {
             Some(waiter) => grant(&waiter, Grant::Client(client, false)),

@@ -499,3 +499,29 @@ fn a_timeout_over_the_unix_socket_cancels_through_it() {
         assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     });
 }
+
+#[test]
+fn a_checkout_returned_inside_a_transaction_is_rolled_back_before_reuse() {
+    run(async {
+        let pool = waiter_pg::Pool::new(
+            common::config(),
+            waiter_pg::PoolOptions { max_size: 1, ..Default::default() },
+        );
+        let t = table("poisoned");
+        let pid = {
+            let client = pool.get().await.unwrap();
+            client.batch_execute(&format!("CREATE TABLE {t} (id int)")).await.unwrap();
+            // BEGIN by hand, a row, then a failure and an early return.
+            client.batch_execute("BEGIN").await.unwrap();
+            client.execute(&format!("INSERT INTO {t} VALUES (1)"), &[]).await.unwrap();
+            assert!(client.query("SELECT 1/0", &[]).await.is_err());
+            client.process_id()
+        };
+        let client = pool.get().await.unwrap();
+        assert_eq!(client.process_id(), pid);
+        // Not 25P02, and outside any transaction block (SAVEPOINT says 25P01).
+        assert_eq!(count(&client, &t).await, 0);
+        assert_eq!(client.batch_execute("SAVEPOINT s").await.unwrap_err().code(), Some("25P01"));
+        client.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+    });
+}
