@@ -135,7 +135,9 @@ pub(crate) struct Shared {
     pub(crate) parameters: RefCell<HashMap<String, String>>,
     pub(crate) notice_handler: RefCell<Option<NoticeHandler>>,
     pub(crate) notifications: RefCell<VecDeque<Notification>>,
-    notification_waker: Cell<Option<Waker>>,
+    /// Every task waiting in `next_notification` (clones may wait at once):
+    /// all are woken by a notification, and by the connection's end.
+    notification_wakers: RefCell<Vec<Waker>>,
     pub(crate) statements: crate::statement::Cache,
     /// The status byte of the last `ReadyForQuery`: `I` idle, `T` in a
     /// transaction block, `E` in a failed one.
@@ -166,7 +168,7 @@ impl Shared {
             parameters: RefCell::new(parameters),
             notice_handler: RefCell::new(None),
             notifications: RefCell::new(VecDeque::new()),
-            notification_waker: Cell::new(None),
+            notification_wakers: RefCell::new(Vec::new()),
             statements: Default::default(),
             transaction_status: Cell::new(b'I'),
         }
@@ -331,9 +333,12 @@ impl Shared {
         if let Some(w) = self.drained.take() {
             w.wake();
         }
-        if let Some(w) = self.notification_waker.take() {
-            w.wake();
-        }
+        self.wake_notification_waiters();
+    }
+
+    fn wake_notification_waiters(&self) {
+        let wakers = std::mem::take(&mut *self.notification_wakers.borrow_mut());
+        wakers.into_iter().for_each(Waker::wake);
     }
 
     /// Routes one backend message.
@@ -361,9 +366,7 @@ impl Shared {
                     channel: text(body.channel())?,
                     payload: text(body.message())?,
                 });
-                if let Some(w) = self.notification_waker.take() {
-                    w.wake();
-                }
+                self.wake_notification_waiters();
             }
             message => {
                 let front = self.queue.borrow().front().cloned();
@@ -415,7 +418,10 @@ impl Shared {
             if let Some(e) = self.closed() {
                 return Poll::Ready(Err(e));
             }
-            self.notification_waker.set(Some(cx.waker().clone()));
+            let mut wakers = self.notification_wakers.borrow_mut();
+            if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                wakers.push(cx.waker().clone());
+            }
             Poll::Pending
         })
         .await

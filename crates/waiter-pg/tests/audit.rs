@@ -525,3 +525,42 @@ fn a_checkout_returned_inside_a_transaction_is_rolled_back_before_reuse() {
         client.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
     });
 }
+
+#[test]
+fn every_task_waiting_for_a_notification_is_woken() {
+    run(async {
+        let listener = connect().await;
+        let channel = table("chan2");
+        listener.batch_execute(&format!("LISTEN {channel}")).await.unwrap();
+        let lp = waiter_loop::Loop::current().unwrap();
+        let waiting: Vec<_> = (0..2)
+            .map(|_| {
+                let client = listener.clone();
+                lp.spawn(async move { client.next_notification().await.map(|n| n.payload) })
+            })
+            .collect();
+        waiter_loop::yield_now().await;
+        let sender = connect().await;
+        for payload in ["one", "two"] {
+            sender.execute("SELECT pg_notify($1, $2)", &[&channel, &payload]).await.unwrap();
+        }
+        let mut payloads: Vec<String> = Vec::new();
+        for w in waiting {
+            payloads.push(w.await.unwrap());
+        }
+        payloads.sort();
+        assert_eq!(payloads, ["one", "two"]);
+        // And when the connection dies, every waiter hears of it.
+        let waiting: Vec<_> = (0..2)
+            .map(|_| {
+                let client = listener.clone();
+                lp.spawn(async move { client.next_notification().await })
+            })
+            .collect();
+        waiter_loop::yield_now().await;
+        sender.execute("SELECT pg_terminate_backend($1)", &[&listener.process_id()]).await.unwrap();
+        for w in waiting {
+            assert!(w.await.unwrap_err().is_closed());
+        }
+    });
+}
