@@ -62,32 +62,32 @@ fn abort(shared: &Shared, response: &Response) {
 pub(crate) async fn start(shared: Rc<Shared>, client: Client, sql: &str) -> Result<CopyIn, Error> {
     let response = shared.send_exclusive(|buf| frontend::query(sql, buf).map_err(Error::io))?;
     let mut guard = AbortUnlessStarted { shared: &shared, response: &response, armed: true };
-    let first = response.next().await;
-    guard.armed = false;
-    drop(guard);
-    match first {
-        Ok(Message::CopyInResponse(_)) => Ok(CopyIn { shared, response, _client: client, finished: false }),
-        other => {
-            // Not a COPY FROM STDIN (or it failed): read to the end, let the queue go.
-            shared.release();
-            let mut error = match other {
-                Ok(Message::ErrorResponse(body)) => Some(db_error(&body)),
-                Ok(m) => Some(Error::Usage(format!(
-                    "{sql:?} is not a COPY FROM STDIN (got {})",
-                    crate::wire::name(&m)
-                ))),
-                Err(e) => return Err(e),
-            };
-            loop {
-                match response.next_after(&mut error).await? {
-                    Message::ReadyForQuery(_) => break,
-                    Message::ErrorResponse(body) if error.is_none() => error = Some(db_error(&body)),
-                    _ => {}
-                }
-            }
-            Err(error.unwrap_or_else(|| Error::protocol("COPY failed without an error")))
+    let mut error = match response.next().await? {
+        Message::CopyInResponse(_) => {
+            guard.armed = false;
+            drop(guard);
+            return Ok(CopyIn { shared, response, _client: client, finished: false });
+        }
+        Message::ErrorResponse(body) => Some(db_error(&body)),
+        m => Some(Error::Usage(format!("{sql:?} is not a COPY FROM STDIN (got {})", crate::wire::name(&m)))),
+    };
+    // Not a COPY FROM STDIN (or it failed): read to the end, the later
+    // requests still held back; a COPY FROM STDIN further on in the string
+    // is refused (the server would read those requests as its data).
+    loop {
+        match response.next_after(&mut error).await? {
+            Message::ReadyForQuery(_) => break,
+            Message::ErrorResponse(body) if error.is_none() => error = Some(db_error(&body)),
+            Message::CopyInResponse(_) => shared.push_direct(|buf| {
+                let _ = frontend::copy_fail("use one COPY FROM STDIN statement with Client::copy_in", buf);
+            })?,
+            _ => {}
         }
     }
+    guard.armed = false;
+    drop(guard);
+    shared.release();
+    Err(error.unwrap_or_else(|| Error::protocol("COPY failed without an error")))
 }
 
 impl std::fmt::Debug for CopyIn {

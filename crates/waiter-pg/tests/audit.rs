@@ -564,3 +564,21 @@ fn every_task_waiting_for_a_notification_is_woken() {
         }
     });
 }
+
+#[test]
+fn copy_in_given_a_script_that_copies_later_fails_without_a_hang() {
+    run(async {
+        let client = connect().await;
+        let t = table("copyscript");
+        client.batch_execute(&format!("CREATE TEMP TABLE {t} (id int)")).await.unwrap();
+        let lp = waiter_loop::Loop::current().unwrap();
+        // A request from another clone waits behind the copy meanwhile.
+        let sql = format!("SELECT 1; COPY {t} FROM STDIN");
+        let copy = client.copy_in(&sql);
+        let other = client.clone();
+        let after = lp.spawn(async move { other.query_one("SELECT 7", &[]).await.map(|r| r.get::<i32>(0)) });
+        assert!(copy.await.is_err());
+        assert_eq!(after.await.unwrap(), 7);
+        assert_eq!(count(&client, &t).await, 0);
+    });
+}
