@@ -4,7 +4,10 @@
 //! Both forms accept `host`, `port`, `user`, `password`, `dbname`,
 //! `application_name`, `connect_timeout` (seconds) and `sslmode` (`disable`,
 //! `allow` or `prefer`: there is no TLS, so the modes that require it are
-//! refused rather than quietly ignored). A host starting with
+//! refused rather than quietly ignored); `gssencmode` and `channel_binding`
+//! (`disable`, `prefer`), `client_encoding` (`UTF8`), `target_session_attrs`
+//! (`any`) and `fallback_application_name` are accepted as libpq would
+//! behave here. A host starting with
 //! `/` is a Unix-socket directory, as in libpq: the socket is
 //! `<dir>/.s.PGSQL.<port>`.
 
@@ -107,6 +110,19 @@ impl Config {
                 }
                 _ => return Err(Error::Config(format!("invalid sslmode {value:?}"))),
             },
+            // libpq's options that only restate what this client does anyway
+            // (no GSS encryption, no channel binding without TLS, UTF-8, one
+            // host) are accepted with those values, refused with others.
+            "gssencmode" | "channel_binding" if value == "disable" || value == "prefer" => {}
+            "client_encoding"
+                if value.eq_ignore_ascii_case("utf8") || value.eq_ignore_ascii_case("utf-8") => {}
+            "target_session_attrs" if value == "any" => {}
+            "fallback_application_name" => {
+                self.application_name.get_or_insert(value);
+            }
+            "gssencmode" | "channel_binding" | "client_encoding" | "target_session_attrs" => {
+                return Err(Error::Config(format!("{key}={value} is not supported")))
+            }
             _ => return Err(Error::Config(format!("unsupported option {key:?}"))),
         }
         Ok(())
@@ -296,6 +312,23 @@ mod tests {
         assert_eq!(c.user, "o'neil");
         assert_eq!(c.password.as_deref(), Some(r"a b\c"));
         assert_eq!(c.database(), "x");
+    }
+
+    #[test]
+    fn libpq_options_this_client_already_honours_are_accepted() {
+        let c: Config = "postgres://h/d?gssencmode=disable&channel_binding=prefer&client_encoding=UTF8\
+                         &target_session_attrs=any&fallback_application_name=fb"
+            .parse()
+            .unwrap();
+        assert_eq!(c.application_name.as_deref(), Some("fb"));
+        let c: Config = "application_name=app fallback_application_name=fb".parse().unwrap();
+        assert_eq!(c.application_name.as_deref(), Some("app"));
+        for bad in ["gssencmode=require", "channel_binding=require", "client_encoding=LATIN1"] {
+            match bad.parse::<Config>() {
+                Err(Error::Config(msg)) => assert!(msg.contains(bad), "{msg}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]
