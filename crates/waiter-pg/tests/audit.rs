@@ -1,8 +1,12 @@
 //! An outside audit of the client against issue 6's feature list: connection
-//! strings as libpq reads them, every type at its edges (extremes, NaN and
-//! infinities, empty and zero bytes, BC dates) in both wire formats, errors
-//! mid-script, nested transactions, COPY escapes and a bad row in a large
-//! copy. Each test names the behaviour it pins down.
+//! strings as libpq reads them, IPv6, every type at its edges (extremes, NaN
+//! and infinities, empty and zero bytes, BC dates, escape-style bytea, local
+//! mean time offsets) in both wire formats, errors mid-script, nested
+//! transactions, COPY escapes, a bad row in a large copy and misused copies,
+//! timeouts that must cancel (while preparing, over a Unix socket, inside a
+//! transaction), a pooled connection given back mid-transaction, and
+//! several tasks waiting for notifications. Each test names the behaviour it
+//! pins down; those added with a fix fail without it.
 
 mod common;
 
