@@ -6,7 +6,6 @@
 //! prints the figures.
 mod alloc_count;
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -14,25 +13,9 @@ use waiter_http::app::{App, AppConfig, Request, Response};
 use waiter_http::Status;
 use waiter_loop::Loop;
 
-use alloc_count::counts;
+use alloc_count::per_request;
 
 const REQUESTS: usize = 2000;
-
-/// Reads one response whose body is `ok\n` (no allocation).
-fn read_response(s: &mut TcpStream, buf: &mut [u8]) {
-    let mut got = 0;
-    loop {
-        let n = s.read(&mut buf[got..]).unwrap();
-        assert!(n > 0, "closed after {got} bytes");
-        got += n;
-        if let Some(end) = buf[..got].windows(4).position(|w| w == b"\r\n\r\n") {
-            if got >= end + 4 + 3 {
-                assert_eq!(&buf[end + 4..got], b"ok\n", "one response, answered ok");
-                return;
-            }
-        }
-    }
-}
 
 #[test]
 fn an_api_request_costs_few_allocations() {
@@ -52,19 +35,7 @@ fn an_api_request_costs_few_allocations() {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     // What wrk sends.
     let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    let mut buf = [0u8; 4096];
-    for _ in 0..100 {
-        s.write_all(request.as_bytes()).unwrap();
-        read_response(&mut s, &mut buf);
-    }
-    let before = counts();
-    for _ in 0..REQUESTS {
-        s.write_all(request.as_bytes()).unwrap();
-        read_response(&mut s, &mut buf);
-    }
-    let after = counts();
-    let n = REQUESTS as f64;
-    let (calls, bytes) = ((after.0 - before.0) as f64 / n, (after.1 - before.1) as f64 / n);
+    let (calls, bytes) = per_request(&mut s, request.as_bytes(), b"ok\n", REQUESTS);
     println!("GET / with a sleep: {calls:.3} allocations ({bytes:.0} B) per request");
     // The owned `Request` (method, target, the header list, one header's
     // name and value) and the response's body: 6, plus the `Date` text once a second.

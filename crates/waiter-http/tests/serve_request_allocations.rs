@@ -13,7 +13,7 @@ mod serve_common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use alloc_count::counts;
+use alloc_count::{counts, per_request, read_response};
 
 /// Requests per measurement: the few allocations made once a second (the
 /// `Date` text, the cache entry's revalidation on the thread pool) spread thin.
@@ -21,56 +21,25 @@ const REQUESTS: usize = 4000;
 
 const FILE_LEN: usize = 1024;
 
-/// Reads one response whose body is `body` bytes long into `buf` (no allocation).
-fn read_response(s: &mut TcpStream, buf: &mut [u8], body: usize) -> usize {
-    let mut got = 0;
-    loop {
-        let n = s.read(&mut buf[got..]).unwrap();
-        assert!(n > 0, "closed after {got} bytes");
-        got += n;
-        if let Some(end) = buf[..got].windows(4).position(|w| w == b"\r\n\r\n") {
-            if got >= end + 4 + body {
-                assert_eq!(got, end + 4 + body, "more than one response");
-                return end + 4;
-            }
-        }
-    }
-}
-
-/// Allocations (calls, bytes) per request over `REQUESTS` keep-alive
-/// requests of `request` on one connection, after a warm-up.
-fn per_request(s: &mut TcpStream, request: &[u8], body: usize) -> (f64, f64) {
-    let mut buf = [0u8; 4096];
-    for _ in 0..100 {
-        s.write_all(request).unwrap();
-        read_response(s, &mut buf, body);
-    }
-    let before = counts();
-    for _ in 0..REQUESTS {
-        s.write_all(request).unwrap();
-        read_response(s, &mut buf, body);
-    }
-    let after = counts();
-    let n = REQUESTS as f64;
-    ((after.0 - before.0) as f64 / n, (after.1 - before.1) as f64 / n)
-}
+/// The file's bytes.
+const FILE: [u8; FILE_LEN] = [7u8; FILE_LEN];
 
 #[test]
 fn a_cached_small_file_costs_no_allocation_per_request() {
-    let server = serve_common::start(&[("1k.bin", &[7u8; FILE_LEN])], |c| c.max_requests = usize::MAX);
+    let server = serve_common::start(&[("1k.bin", &FILE)], |c| c.max_requests = usize::MAX);
     let mut s = server.connect();
     let get = b"GET /1k.bin HTTP/1.1\r\nHost: t\r\n\r\n";
-    let (calls, bytes) = per_request(&mut s, get, FILE_LEN);
+    let (calls, bytes) = per_request(&mut s, get, &FILE, REQUESTS);
     println!("200, 1 KiB: {calls:.3} allocations ({bytes:.0} B) per request");
 
     // The validator of the file, for a conditional request answered 304.
     s.write_all(get).unwrap();
     let mut buf = [0u8; 4096];
-    let head_len = read_response(&mut s, &mut buf, FILE_LEN);
+    let head_len = read_response(&mut s, &mut buf, &FILE);
     let head = std::str::from_utf8(&buf[..head_len]).unwrap();
     let etag = head.lines().find_map(|l| l.strip_prefix("ETag: ")).unwrap().to_owned();
     let conditional = format!("GET /1k.bin?v=2 HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\n\r\n");
-    let (calls_304, bytes_304) = per_request(&mut s, conditional.as_bytes(), 0);
+    let (calls_304, bytes_304) = per_request(&mut s, conditional.as_bytes(), b"", REQUESTS);
     println!("304: {calls_304:.3} allocations ({bytes_304:.0} B) per request");
 
     // Once a second the Date text is formatted and the cache entry is
@@ -83,14 +52,14 @@ fn a_cached_small_file_costs_no_allocation_per_request() {
 
 #[test]
 fn pipelined_requests_cost_no_allocation_either() {
-    let server = serve_common::start(&[("1k.bin", &[7u8; FILE_LEN])], |c| c.max_requests = usize::MAX);
+    let server = serve_common::start(&[("1k.bin", &FILE)], |c| c.max_requests = usize::MAX);
     let mut s = server.connect();
     let one = b"GET /1k.bin HTTP/1.1\r\nHost: t\r\n\r\n";
     let batch: Vec<u8> = one.iter().copied().cycle().take(one.len() * 4).collect();
     // Every response has the same length (the Date text has a fixed width).
     let mut buf = vec![0u8; 64 * 1024];
     s.write_all(one).unwrap();
-    let len = read_response(&mut s, &mut buf, FILE_LEN) + FILE_LEN;
+    let len = read_response(&mut s, &mut buf, &FILE) + FILE_LEN;
     let mut round = |s: &mut TcpStream| {
         s.write_all(&batch).unwrap();
         s.read_exact(&mut buf[..4 * len]).unwrap();

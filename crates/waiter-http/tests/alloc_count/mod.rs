@@ -1,9 +1,12 @@
 //! A counting global allocator for the tests that pin how many heap
 //! allocations one request costs (`app_request_allocations`,
-//! `serve_request_allocations`). Declaring this module installs it as the
-//! test binary's global allocator.
+//! `serve_request_allocations`), and the keep-alive client loop they measure
+//! with. Declaring this module installs the allocator as the test binary's
+//! global allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Allocations made so far (never decremented) and bytes requested by them.
@@ -42,4 +45,41 @@ static COUNTING: Counting = Counting { calls: AtomicUsize::new(0), bytes: Atomic
 /// bytes they asked for.
 pub fn counts() -> (usize, usize) {
     (COUNTING.calls.load(Ordering::Relaxed), COUNTING.bytes.load(Ordering::Relaxed))
+}
+
+/// Reads one response whose body is `body` into `buf` (no allocation),
+/// asserting that exactly that one response came; returns the head's length.
+pub fn read_response(s: &mut TcpStream, buf: &mut [u8], body: &[u8]) -> usize {
+    let mut got = 0;
+    loop {
+        let n = s.read(&mut buf[got..]).unwrap();
+        assert!(n > 0, "closed after {got} bytes");
+        got += n;
+        if let Some(end) = buf[..got].windows(4).position(|w| w == b"\r\n\r\n") {
+            if got >= end + 4 + body.len() {
+                assert_eq!(got, end + 4 + body.len(), "more than one response");
+                assert_eq!(&buf[end + 4..got], body, "the expected body");
+                return end + 4;
+            }
+        }
+    }
+}
+
+/// Allocations (calls, bytes) per request over `requests` keep-alive
+/// requests of `request` on one connection, each answered with `body`,
+/// after 100 unmeasured ones (warm-up).
+pub fn per_request(s: &mut TcpStream, request: &[u8], body: &[u8], requests: usize) -> (f64, f64) {
+    let mut buf = [0u8; 4096];
+    for _ in 0..100 {
+        s.write_all(request).unwrap();
+        read_response(s, &mut buf, body);
+    }
+    let before = counts();
+    for _ in 0..requests {
+        s.write_all(request).unwrap();
+        read_response(s, &mut buf, body);
+    }
+    let after = counts();
+    let n = requests as f64;
+    ((after.0 - before.0) as f64 / n, (after.1 - before.1) as f64 / n)
 }
