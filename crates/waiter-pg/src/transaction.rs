@@ -3,6 +3,7 @@
 //! A transaction started inside another is a savepoint: its rollback undoes
 //! its own work only, and the outer one still decides the rest.
 
+use std::borrow::Cow;
 use std::ops::Deref;
 
 use crate::client::Client;
@@ -56,9 +57,13 @@ impl Transaction<'_> {
         Ok(Transaction { client: self.client, done: false, depth })
     }
 
-    /// The statement that undoes a savepoint's work and drops it.
-    fn rollback_savepoint(&self) -> String {
-        format!("ROLLBACK TO SAVEPOINT waiter_pg_{0}; RELEASE SAVEPOINT waiter_pg_{0}", self.depth)
+    /// The statement that undoes this transaction's work: `ROLLBACK`, or for
+    /// a nested one, back to its savepoint, which it then releases.
+    fn rollback_statement(&self) -> Cow<'static, str> {
+        match self.depth {
+            0 => Cow::Borrowed("ROLLBACK"),
+            n => Cow::Owned(format!("ROLLBACK TO SAVEPOINT waiter_pg_{n}; RELEASE SAVEPOINT waiter_pg_{n}")),
+        }
     }
 
     /// Commits. A transaction that failed earlier rolls back instead, and
@@ -76,7 +81,7 @@ impl Transaction<'_> {
             return match self.client.batch_execute(&release).await {
                 // As COMMIT does for a failed transaction: undo, and say so.
                 Err(e) if e.code() == Some("25P02") => {
-                    self.client.batch_execute(&self.rollback_savepoint()).await?;
+                    self.client.batch_execute(&self.rollback_statement()).await?;
                     Err(Error::Usage(
                         "the nested transaction had failed: it was rolled back to its savepoint".into(),
                     ))
@@ -98,10 +103,7 @@ impl Transaction<'_> {
     /// Connection failures.
     pub async fn rollback(mut self) -> Result<(), Error> {
         self.done = true;
-        if self.depth > 0 {
-            return self.client.batch_execute(&self.rollback_savepoint()).await;
-        }
-        self.client.batch_execute("ROLLBACK").await
+        self.client.batch_execute(&self.rollback_statement()).await
     }
 }
 
@@ -116,11 +118,7 @@ impl Deref for Transaction<'_> {
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if !self.done {
-            if self.depth > 0 {
-                self.client.send_and_forget(&self.rollback_savepoint());
-            } else {
-                self.client.send_and_forget("ROLLBACK");
-            }
+            self.client.send_and_forget(&self.rollback_statement());
         }
     }
 }
