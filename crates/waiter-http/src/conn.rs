@@ -402,7 +402,7 @@ async fn unparsed(
     peer: Option<SocketAddr>,
     status: Status,
 ) -> io::Result<Option<Close>> {
-    let sent = simple(worker, stream, status, false, false, false, |_| {}).await;
+    let sent = simple(worker, stream, status, Reply::UNPARSED, |_| {}).await;
     crate::access_log::unparsed(worker, peer, buf.pending(), status, simple_text(status).len() as u64);
     sent.map(|()| Some(Close::AfterResponse))
 }
@@ -415,13 +415,10 @@ fn simple_text(status: Status) -> String {
 /// Answers one request; returns whether the connection stays open.
 async fn respond(worker: &Worker, stream: &TcpStream, head: &Head<'_>, served: usize) -> io::Result<bool> {
     let keep_alive = head.keep_alive && served < worker.config.max_requests && !worker.shutdown.is_set();
-    let is_head = head.method == Method::Head;
-    let http11 = head.version == Version::Http11;
+    let reply = Reply::to(head, keep_alive);
     if let Method::Other(_) = head.method {
-        simple(worker, stream, Status::METHOD_NOT_ALLOWED, keep_alive, http11, false, |r| {
-            r.allow = Some(&ALLOW_GET_HEAD)
-        })
-        .await?;
+        simple(worker, stream, Status::METHOD_NOT_ALLOWED, reply, |r| r.allow = Some(&ALLOW_GET_HEAD))
+            .await?;
         return Ok(keep_alive);
     }
     // Rare branches are boxed so that the common path's future (moved into
@@ -434,12 +431,12 @@ async fn respond(worker: &Worker, stream: &TcpStream, head: &Head<'_>, served: u
     let path = match path::resolve(head.path) {
         Ok(path) => path,
         Err(e) => {
-            simple(worker, stream, e.status(), keep_alive, http11, is_head, |_| {}).await?;
+            simple(worker, stream, e.status(), reply, |_| {}).await?;
             return Ok(keep_alive);
         }
     };
     if path.has_dotfile() && !worker.config.dotfiles {
-        simple(worker, stream, Status::NOT_FOUND, keep_alive, http11, is_head, |_| {}).await?;
+        simple(worker, stream, Status::NOT_FOUND, reply, |_| {}).await?;
         return Ok(keep_alive);
     }
     let hit = worker.cache.hit(&path, worker.lp.now());
@@ -463,16 +460,13 @@ async fn respond(worker: &Worker, stream: &TcpStream, head: &Head<'_>, served: u
             send_file(worker, stream, head, &info, keep_alive).await?
         }
         Lookup::Listing(page) => {
-            Box::pin(crate::autoindex::send(worker, stream, &page, keep_alive, is_head)).await?
+            Box::pin(crate::autoindex::send(worker, stream, &page, keep_alive, reply.is_head)).await?
         }
         Lookup::Redirect => {
             let location = location(&path, head.path);
-            simple(worker, stream, Status::MOVED_PERMANENTLY, keep_alive, http11, is_head, |r| {
-                r.location = Some(&location)
-            })
-            .await?
+            simple(worker, stream, Status::MOVED_PERMANENTLY, reply, |r| r.location = Some(&location)).await?
         }
-        Lookup::Error(status) => simple(worker, stream, status, keep_alive, http11, is_head, |_| {}).await?,
+        Lookup::Error(status) => simple(worker, stream, status, reply, |_| {}).await?,
     }
     Ok(keep_alive)
 }
@@ -492,28 +486,51 @@ fn location(path: &CleanPath, target: &str) -> HeaderValue {
     HeaderValue::new(out).unwrap_or(HeaderValue::from_static("/"))
 }
 
-/// A response with a short text body (`404 Not Found`): errors, 405, 301;
-/// `http11`: the request was HTTP/1.1 (see [`ResponseHead::http11`]).
+/// What a response owes the request it answers, beyond its status: whether
+/// the connection stays open, whether the request was HTTP/1.1 (see
+/// [`ResponseHead::http11`]), and whether the body is left out (HEAD).
+#[derive(Clone, Copy)]
+struct Reply {
+    keep_alive: bool,
+    http11: bool,
+    is_head: bool,
+}
+
+impl Reply {
+    /// To a request that never parsed: the connection closes, and the body is sent.
+    const UNPARSED: Reply = Reply { keep_alive: false, http11: false, is_head: false };
+
+    /// To `head`, the connection kept open when `keep_alive`.
+    fn to(head: &Head<'_>, keep_alive: bool) -> Reply {
+        Reply { keep_alive, http11: head.version == Version::Http11, is_head: head.method == Method::Head }
+    }
+
+    /// A response head with `status`, its `Connection` as this reply needs.
+    fn head<'h>(self, status: Status) -> ResponseHead<'h> {
+        let mut response = ResponseHead::new(status);
+        response.keep_alive = self.keep_alive;
+        response.http11 = self.http11;
+        response
+    }
+}
+
+/// A response with a short text body (`404 Not Found`): errors, 405, 301.
 async fn simple<'h>(
     worker: &Worker,
     stream: &TcpStream,
     status: Status,
-    keep_alive: bool,
-    http11: bool,
-    is_head: bool,
+    reply: Reply,
     extra: impl FnOnce(&mut ResponseHead<'h>),
 ) -> io::Result<()> {
     static TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
     let text = simple_text(status);
-    let mut response = ResponseHead::new(status);
-    response.keep_alive = keep_alive;
-    response.http11 = http11;
+    let mut response = reply.head(status);
     response.content_type = Some(&TEXT);
     response.content_length = Some(text.len() as u64);
     extra(&mut response);
     let mut out = Vec::with_capacity(256);
     worker.write_head(&response, &mut out);
-    let body = if is_head { SendBody::Empty } else { SendBody::One(text.as_bytes()) };
+    let body = if reply.is_head { SendBody::Empty } else { SendBody::One(text.as_bytes()) };
     send::send(&worker.lp, stream, worker.config.send_timeout, &out, body).await
 }
 
@@ -537,9 +554,7 @@ fn answer_file<'i>(
 ) -> FileAnswer<'i> {
     let config = &worker.config;
     let now = worker.system_now();
-    let mut response = ResponseHead::new(Status::OK);
-    response.keep_alive = keep_alive;
-    response.http11 = head.version == Version::Http11;
+    let mut response = Reply::to(head, keep_alive).head(Status::OK);
     response.etag = Some(&info.etag);
     response.content_encoding = info.encoding;
     response.vary_accept_encoding = !info.siblings.is_empty();
@@ -604,8 +619,7 @@ async fn send_file(
             send::send(&worker.lp, stream, config.send_timeout, &out, body).await
         }
         FileAnswer::Failed => {
-            let (http11, is_head) = (head.version == Version::Http11, head.method == Method::Head);
-            simple(worker, stream, Status::PRECONDITION_FAILED, keep_alive, http11, is_head, |_| {}).await
+            simple(worker, stream, Status::PRECONDITION_FAILED, Reply::to(head, keep_alive), |_| {}).await
         }
         // Boxed: rare, and large.
         FileAnswer::Ranges(response, decision) => {
