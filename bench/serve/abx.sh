@@ -17,7 +17,9 @@
 # charged to the server; sleeps = voluntary context switches of the server's threads;
 # cpu0_us_per_req = CPU 0's busy time per request, i.e. what one response costs the load
 # generator, wrk being alone there), then the median [min-max] of each column per server.
-# Ratios belong to pairs of the same round.
+# Ratios belong to pairs of the same round: with anchors in the run, each waiter build's
+# ratio to the best anchor of each round follows (rounds where a server's run had more than
+# AB_OTHER_MAX, default 10, % of CPU 1 busy with other work are left out and counted).
 # AB_PERF=1 adds, per request, counts from `perf stat` of the server (srv_*) and of wrk
 # (wrk_*): epoll waits, reads, writes, epoll_ctl and context switches (srv_waits_per_req
 # below 1 means several requests per epoll_wait), and from `nstat` (the whole host's TCP, so
@@ -109,13 +111,15 @@ for r in $(seq $ROUNDS); do
         sleep 0.3
     done
 done
-python3 - $OUT <<'PY'
+python3 - $OUT $DUR "${AB_OTHER_MAX:-10}" <<'PY'
 import collections, statistics as st, sys
 runs = collections.defaultdict(lambda: collections.defaultdict(list))
 order = []
+by_round = collections.defaultdict(dict)
 for line in open(sys.argv[1]):
     f = line.split()
     name = f[1]
+    by_round[f[0]][name] = f
     if name not in order: order.append(name)
     for k, v in zip(["rps", "MiB/s", "p99ms", "cpu_ticks", "other_ticks", "req_per_cpu_s", "load", "sleeps_per_req", "cpu0_us_per_req"], f[2:11]):
         runs[name][k].append(float(v))
@@ -127,4 +131,24 @@ def fmt(x):
 for name in order:
     d = runs[name]
     print(name + ": " + "; ".join(f"{k} {fmt(st.median(v))} [{fmt(min(v))}-{fmt(max(v))}]" for k, v in d.items()) + f" ({len(d['rps'])} runs)")
+anchors = [n for n in order if n in ("nginx", "h2o", "lighttpd")]
+limit = float(sys.argv[3]) / 100 * float(sys.argv[2]) * 100  # CPU 1 other ticks allowed per run
+# column, index, higher is better
+cols = [("rps", 2, True), ("MiB/s", 3, True), ("req_per_cpu_s", 7, True), ("cpu0_us_per_req", 10, False)]
+for name in (n for n in order if n not in anchors) if anchors else []:
+    ratios, skipped = collections.defaultdict(list), 0
+    for rnd in by_round.values():
+        if name not in rnd or not any(a in rnd for a in anchors):
+            continue
+        if any(float(rnd[n][6]) > limit for n in rnd):
+            skipped += 1
+            continue
+        for col, i, up in cols:
+            vals = [float(rnd[a][i]) for a in anchors if a in rnd]
+            best = max(vals) if up else min(vals)
+            ratios[col].append(float(rnd[name][i]) / best if best else 0)
+    if ratios:
+        print(f"{name} / best anchor of each round: " + "; ".join(
+            f"{col} {st.median(v):.3f} [{min(v):.3f}-{max(v):.3f}]" for col, v in ratios.items())
+            + f" ({len(ratios['rps'])} rounds, {skipped} disturbed left out; cpu0_us_per_req: lower is cheaper for wrk)")
 PY
