@@ -2,8 +2,13 @@
 //! framing of backend messages with a bound on their size.
 
 use std::cell::RefCell;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd};
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use postgres_protocol::message::backend::{Header, Message};
@@ -87,6 +92,38 @@ impl Stream {
         }
     }
 
+    /// Whether this is a TCP connection (a Unix socket's readiness ignores
+    /// the receive low-water mark).
+    pub(crate) fn is_tcp(&self) -> bool {
+        matches!(self, Stream::Tcp(_))
+    }
+
+    /// Sets a TCP socket's receive low-water mark (`SO_RCVLOWAT`): it is
+    /// reported readable only once `bytes` are queued (or at its end).
+    pub(crate) fn set_read_mark(&self, bytes: usize) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => set_rcvlowat(s, bytes),
+            Stream::Unix(_) => Ok(()),
+        }
+    }
+
+    /// Waits until the stream may be readable (`true`) or `window` has
+    /// passed (`false`), without reading.
+    pub(crate) async fn readable_within(&self, lp: &Loop, window: Duration) -> io::Result<bool> {
+        let mut window = pin!(lp.sleep(window)?);
+        poll_fn(|cx| {
+            let readable = match self {
+                Stream::Tcp(s) => s.poll_readable(cx),
+                Stream::Unix(s) => s.poll_readable(cx),
+            };
+            match readable {
+                Poll::Ready(r) => Poll::Ready(r.map(|()| true)),
+                Poll::Pending => window.as_mut().poll(cx).map(|()| Ok(false)),
+            }
+        })
+        .await
+    }
+
     pub(crate) async fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.write_all(bytes).await,
@@ -112,6 +149,24 @@ impl Stream {
                 return Err(Error::Closed("the server closed the connection".into()));
             }
         }
+    }
+}
+
+/// Sets `SO_RCVLOWAT`: the socket is reported readable once `bytes` are queued.
+fn set_rcvlowat(tcp: &TcpStream, bytes: usize) -> io::Result<()> {
+    let value = bytes.clamp(1, i32::MAX as usize) as libc::c_int;
+    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    let fd = tcp.as_fd().as_raw_fd();
+    // SAFETY: `fd` is the live socket `tcp` owns; `value` is a c_int passed
+    // with its size, which the kernel copies.
+    #[allow(unsafe_code)]
+    let rc = unsafe {
+        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVLOWAT, (&value as *const libc::c_int).cast(), len)
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
