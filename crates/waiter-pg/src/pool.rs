@@ -290,22 +290,19 @@ impl Pool {
     }
 
     async fn checkout(&self, lp: &Loop, deadline: Instant, pipelined: bool) -> Result<PooledClient, Error> {
+        let grant = if self.0.waiting.get() == 0 { self.take_now_if(true) } else { None };
+        // A free seat means no pipelined caller waits (Piped's invariant):
+        // taking it overtakes nobody who could have used it.
+        let grant = if grant.is_none() && pipelined { self.join_now() } else { grant };
+        let mut grant = match grant {
+            Some(grant) => grant,
+            None => self.wait(lp, deadline, pipelined).await?,
+        };
+        if let Grant::Join(client) = grant {
+            return Ok(PooledClient { pool: self.clone(), client: Some(client), pipelined: true });
+        }
+        let slot = SlotGuard(self);
         loop {
-            let grant = if self.0.waiting.get() == 0 { self.take_now_if(true) } else { None };
-            // A free seat means no pipelined caller waits (Piped's invariant):
-            // taking it overtakes nobody who could have used it.
-            let grant = if grant.is_none() && pipelined { self.join_now() } else { grant };
-            let grant = match grant {
-                Some(grant) => grant,
-                None => self.wait(lp, deadline, pipelined).await?,
-            };
-            let grant = match grant {
-                Grant::Join(client) => {
-                    return Ok(PooledClient { pool: self.clone(), client: Some(client), pipelined: true })
-                }
-                grant => grant,
-            };
-            let slot = SlotGuard(self);
             // Connecting and pinging are rare and their futures large: boxed
             // (by `timeout`) so that a waiting checkout stays small.
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -329,7 +326,10 @@ impl Pool {
                 std::mem::forget(slot);
                 return Ok(self.lend(client, pipelined));
             }
-            // `slot` frees the broken connection's place.
+            // The connection was broken: a new one in its place, keeping
+            // this caller's turn (back in line, it would wait behind later
+            // callers, past its own deadline).
+            grant = Grant::Connect;
         }
     }
 
