@@ -7,10 +7,14 @@
 //!   nginx answers 416.
 //! - More than [`DEFAULT_MAX_RANGES`] specs: the header is ignored (200), as
 //!   nginx's `max_ranges` does; counting stops there, so the work is bounded.
-//! - Satisfiable ranges are sorted and overlapping or adjacent ones coalesced
-//!   (RFC 9110 §14.2 allows it), so the bytes sent never exceed the file: the
-//!   "many overlapping ranges" amplification cannot happen. nginx instead
-//!   refuses overlaps in multipart responses.
+//! - Overlapping or adjacent satisfiable ranges are coalesced (RFC 9110
+//!   §14.2 allows it), so the bytes sent never exceed the file: the "many
+//!   overlapping ranges" amplification cannot happen. nginx instead sends
+//!   overlapping parts as asked, and the whole file (200) once they add up
+//!   to more than it.
+//! - The parts keep the order of the header, a coalesced one taking the
+//!   place of its first member, as RFC 9110 §14.6 asks and nginx does
+//!   (`bytes=10-19,0-4` sends 10-19 first).
 //! - An empty file ignores `Range` (a 206 cannot describe zero bytes).
 //! - Numbers too large for `u64` saturate: `bytes=99999999999999999999-` is
 //!   unsatisfiable (416), `bytes=0-99999999999999999999` is the whole file.
@@ -56,8 +60,8 @@ pub enum RangeSpec {
 pub enum RangeDecision {
     /// 200, the whole file: `Range` absent, ignored or invalid.
     Full,
-    /// 206: one range (plain body) or several (`multipart/byteranges`), ascending,
-    /// neither overlapping nor adjacent.
+    /// 206: one range (plain body) or several (`multipart/byteranges`), in
+    /// the order they were asked for, neither overlapping nor adjacent.
     Partial(Vec<ByteRange>),
     /// 416 with `Content-Range: bytes */len`.
     Unsatisfiable,
@@ -103,36 +107,43 @@ fn number(digits: &[u8]) -> Option<u64> {
 }
 
 /// Applies specs to a representation of `len` bytes: drops unsatisfiable ones,
-/// then sorts and coalesces the rest.
+/// coalesces overlapping or adjacent ones, and keeps the specs' order (a
+/// coalesced range stands where its first member stood).
 pub fn resolve(specs: &[RangeSpec], len: u64) -> RangeDecision {
     if len == 0 {
         return RangeDecision::Full;
     }
-    let mut ranges: Vec<ByteRange> = specs
+    // Each range with the position of the spec it came from.
+    let mut ranges: Vec<(ByteRange, usize)> = specs
         .iter()
-        .filter_map(|spec| {
+        .enumerate()
+        .filter_map(|(at, spec)| {
             let (first, last) = match *spec {
                 RangeSpec::FromTo(first, last) => (first, last.min(len - 1)),
                 RangeSpec::From(first) => (first, len - 1),
                 RangeSpec::Suffix(0) => return None,
                 RangeSpec::Suffix(n) => (len - n.min(len), len - 1),
             };
-            (first < len).then_some(ByteRange { first, last })
+            (first < len).then_some((ByteRange { first, last }, at))
         })
         .collect();
     if ranges.is_empty() {
         return RangeDecision::Unsatisfiable;
     }
     ranges.sort_unstable();
-    let mut merged: Vec<ByteRange> = Vec::with_capacity(ranges.len());
-    for range in ranges {
+    let mut merged: Vec<(ByteRange, usize)> = Vec::with_capacity(ranges.len());
+    for (range, at) in ranges {
         match merged.last_mut() {
             // `last + 1` cannot overflow: `last < len <= u64::MAX`.
-            Some(prev) if range.first <= prev.last + 1 => prev.last = prev.last.max(range.last),
-            _ => merged.push(range),
+            Some((prev, prev_at)) if range.first <= prev.last + 1 => {
+                prev.last = prev.last.max(range.last);
+                *prev_at = (*prev_at).min(at);
+            }
+            _ => merged.push((range, at)),
         }
     }
-    RangeDecision::Partial(merged)
+    merged.sort_unstable_by_key(|&(_, at)| at);
+    RangeDecision::Partial(merged.into_iter().map(|(range, _)| range).collect())
 }
 
 /// [`parse`] then [`resolve`]: the decision for a `Range` header on a file of `len` bytes.
