@@ -16,6 +16,12 @@
 //! pool's metrics. The database URL is `--db`, else `$WAITER_PG_URL`, else
 //! the cluster script's default `postgres://waiter@127.0.0.1:15432/waiter`.
 //! On first start it creates and seeds its `users` table.
+//!
+//! A database that cannot be reached (down, restarting, out of
+//! connections, or the pool's line longer than 30 s) is 503 with the
+//! reason: the pool waits out a restart for up to 2 s, then fails at once
+//! while the server stays down, and serves again within a second of its
+//! return.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -89,9 +95,16 @@ fn json_error(status: Status, message: &str) -> Response {
 }
 
 fn error_response(e: Error) -> Response {
-    match e {
-        Error::PoolTimeout | Error::Timeout => json_error(Status::SERVICE_UNAVAILABLE, &e.to_string()),
-        _ => json_error(Status::INTERNAL_SERVER_ERROR, &e.to_string()),
+    // Unavailable, not broken: no connection in time, the server unreachable
+    // or gone (`is_closed`: I/O errors, FATAL), shutting down or starting
+    // (57P0x), out of connections (53300), or the connection lost (08xxx).
+    let unavailable = matches!(e, Error::PoolTimeout | Error::Timeout)
+        || e.is_closed()
+        || e.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08") || c == "53300");
+    if unavailable {
+        json_error(Status::SERVICE_UNAVAILABLE, &format!("database unavailable: {e}"))
+    } else {
+        json_error(Status::INTERNAL_SERVER_ERROR, &e.to_string())
     }
 }
 

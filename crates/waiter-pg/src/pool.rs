@@ -3,6 +3,14 @@
 //! while are checked before they are handed out, broken ones are replaced,
 //! and failed connects are retried with exponential backoff.
 //!
+//! A server that cannot be reached is retried for up to `connect_retry` (a
+//! restart is waited out); after that it counts as down, and until a
+//! connect succeeds a checkout that needs a new connection fails at once
+//! with the last connect error, but for one attempt per backoff pause: as
+//! node-postgres's `pg.Pool` reports an unreachable server to each caller
+//! at once, without its connect per caller (a storm of them against a
+//! server that is down, and a line of callers each waiting out its own).
+//!
 //! A returned connection goes straight to the longest waiter (no wake-up
 //! race lets a newcomer overtake the queue); a freed slot lets the longest
 //! waiter open a new connection.
@@ -46,6 +54,14 @@ pub struct PoolOptions {
     pub backoff_start: Duration,
     /// Longest pause between connect attempts (default 1 s).
     pub backoff_max: Duration,
+    /// How long a checkout retries connecting to a server it cannot reach
+    /// (default 2 s, within `checkout_timeout`: no attempt starts later);
+    /// then it fails with the
+    /// connect error, and the server counts as down: until a connect
+    /// succeeds, checkouts that need a new connection fail at once with that
+    /// error, except one attempt per pause (doubling up to `backoff_max`).
+    /// Idle connections are still handed out meanwhile.
+    pub connect_retry: Duration,
     /// Most connections [`Pool::get_shared`] shares among its callers at
     /// once (default 1; 0 counts as 1). They are part of `max_size`.
     pub shared_connections: usize,
@@ -63,6 +79,7 @@ impl Default for PoolOptions {
             health_check_after: Duration::from_secs(30),
             backoff_start: Duration::from_millis(10),
             backoff_max: Duration::from_secs(1),
+            connect_retry: Duration::from_secs(2),
             shared_connections: 1,
             pipeline_depth: 2,
         }
@@ -132,6 +149,17 @@ struct Waiter {
     pipelined: bool,
 }
 
+/// The server could not be reached: new connections are not attempted but
+/// once per pause.
+struct Down {
+    /// The last connect error, given to the checkouts that do not try.
+    error: Error,
+    /// When the next attempt may start.
+    retry_at: Instant,
+    /// The pause before the attempt after that one.
+    pause: Duration,
+}
+
 struct Inner {
     config: Config,
     options: PoolOptions,
@@ -153,6 +181,8 @@ struct Inner {
     lanes: Lanes,
     /// The connections lent to `get_pipelined` callers.
     pipelined: RefCell<Vec<Piped>>,
+    /// Set while the server counts as down (see the module doc).
+    down: RefCell<Option<Down>>,
 }
 
 /// A pool of connections to one server. Cheap to clone; all clones share it.
@@ -200,6 +230,7 @@ impl Pool {
             stats: Cell::new(PoolStatus::default()),
             lanes: Lanes::default(),
             pipelined: RefCell::new(Vec::new()),
+            down: RefCell::new(None),
         }))
     }
 
@@ -542,29 +573,61 @@ impl Pool {
         }
     }
 
-    /// Connects, retrying with exponential backoff until the deadline.
+    /// Connects: while the server counts as down, only if it is time for
+    /// the next attempt (else its last error at once), and once; otherwise
+    /// retrying an unreachable server with exponential backoff for
+    /// `connect_retry` (before the deadline), after which it counts as down.
     async fn connect(&self, deadline: Instant) -> Result<Client, Error> {
         let lp = current_loop()?;
-        let mut pause = self.0.options.backoff_start;
+        let options = &self.0.options;
+        let now = Instant::now();
+        // A probe of a server that is down: the next one may start a pause
+        // later, whether this one fails, hangs or is dropped.
+        let probe = match &mut *self.0.down.borrow_mut() {
+            Some(down) if now < down.retry_at => return Err(down.error.clone()),
+            Some(down) => {
+                down.retry_at = now + down.pause;
+                down.pause = (down.pause * 2).min(options.backoff_max);
+                true
+            }
+            None => false,
+        };
+        let give_up = deadline.min(now + options.connect_retry);
+        let mut pause = options.backoff_start;
         loop {
             match connect_with(&self.0.config).await {
                 Ok(client) => {
                     self.count(|s| s.connects += 1);
+                    self.0.down.take();
                     return Ok(client);
                 }
                 Err(e) => {
                     self.count(|s| s.connect_failures += 1);
                     // The server refusing us (bad password, no such database)
                     // will not change by retrying; an unreachable one may.
-                    let retry = matches!(e, Error::Io(_) | Error::Closed(_))
+                    let unreachable = matches!(e, Error::Io(_) | Error::Closed(_) | Error::Timeout)
                         || e.code().is_some_and(|c| c == "57P03" || c == "53300");
-                    if !retry || Instant::now() + pause >= deadline {
+                    if !unreachable {
+                        return Err(e);
+                    }
+                    if probe || self.0.down.borrow().is_some() || Instant::now() + pause >= give_up {
+                        self.mark_down(&e, pause);
                         return Err(e);
                     }
                     lp.sleep(pause).map_err(Error::io)?.await;
-                    pause = (pause * 2).min(self.0.options.backoff_max);
+                    pause = (pause * 2).min(options.backoff_max);
                 }
             }
+        }
+    }
+
+    /// Counts the server as down after `error` (its first time: the next
+    /// attempt `pause` from now).
+    fn mark_down(&self, error: &Error, pause: Duration) {
+        let mut down = self.0.down.borrow_mut();
+        match &mut *down {
+            Some(down) => down.error = error.clone(),
+            None => *down = Some(Down { error: error.clone(), retry_at: Instant::now() + pause, pause }),
         }
     }
 

@@ -1,21 +1,24 @@
 //! An outside audit of the pool against issue 6: its size bound counted on
 //! the server (`pg_stat_activity`), its metrics at every step, checkouts
-//! dropped while granted a slot, a task that panics holding a connection,
-//! and a connection found broken on checkout.
+//! dropped while granted a slot, a task that panics holding a connection, a
+//! connection found broken on checkout, and a server that goes away and
+//! comes back (behind a proxy the test takes down: the cluster is shared).
 //! Each test names the behaviour it pins down; those added with a fix fail
 //! without it.
 
 mod common;
+mod proxy;
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{config, connect, run};
-use waiter_pg::{Pool, PoolOptions, PoolStatus};
+use proxy::Proxy;
+use waiter_pg::{Error, Pool, PoolOptions, PoolStatus};
 
 fn sleep(ms: u64) -> waiter_loop::Sleep {
     waiter_loop::sleep(Duration::from_millis(ms)).unwrap()
@@ -199,5 +202,97 @@ fn a_caller_whose_checked_connection_is_broken_keeps_its_turn() {
         assert_eq!(*order.borrow(), ["a", "b", "c"]);
         let s = pool.status();
         assert_eq!((s.discarded, s.connects, s.size, s.idle), (1, 2, 1, 1), "{s:?}");
+    });
+}
+
+fn behind(proxy: &Proxy, max_size: usize) -> Pool {
+    let cfg = waiter_pg::Config { port: proxy.port(), ..config() };
+    Pool::new(cfg, PoolOptions { max_size, checkout_timeout: Duration::from_secs(10), ..Default::default() })
+}
+
+#[test]
+fn a_server_that_is_down_fails_checkouts_at_once_and_is_found_again_when_back() {
+    run(async {
+        let mut proxy = Proxy::start(common::cluster().port);
+        let pool = behind(&proxy, 4);
+        drop(pool.get().await.unwrap());
+        proxy.down();
+        sleep(50).await;
+        // A restart is waited out for up to `connect_retry` (2 s: attempts
+        // until 1.27 s, the next pause being 1 s), not the 10 s checkout
+        // timeout; then the connect error.
+        let started = Instant::now();
+        let e = pool.get().await.unwrap_err();
+        let took = started.elapsed();
+        assert!(matches!(e, Error::Io(_)), "{e}");
+        assert!(took >= Duration::from_millis(1000) && took < Duration::from_secs(3), "{took:?}");
+        // Down: every checkout fails at once, with no connect of its own.
+        let failures = pool.status().connect_failures;
+        let started = Instant::now();
+        for _ in 0..200 {
+            assert!(matches!(pool.get().await, Err(Error::Io(_))));
+        }
+        assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+        let s = pool.status();
+        assert!(s.connect_failures <= failures + 1, "{failures} -> {s:?}");
+        assert_eq!((s.size, s.in_use, s.idle, s.waiting), (0, 0, 0, 0), "{s:?}");
+        // While it stays down, at most one attempt per pause (1 s at most).
+        sleep(1200).await;
+        let failures = pool.status().connect_failures;
+        for _ in 0..50 {
+            assert!(pool.get().await.is_err());
+            sleep(10).await;
+        }
+        assert!(pool.status().connect_failures - failures <= 1, "{:?}", pool.status());
+        // Back: found within a pause.
+        proxy.up();
+        let back = Instant::now();
+        let client = loop {
+            match pool.get().await {
+                Ok(client) => break client,
+                Err(e) => {
+                    assert!(back.elapsed() < Duration::from_millis(2500), "still failing: {e}");
+                    sleep(20).await;
+                }
+            }
+        };
+        assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<i32>(0), 1);
+        drop(client);
+        // And no longer down: a second connection opens as usual.
+        let (a, b) = (pool.get().await.unwrap(), pool.get().await.unwrap());
+        assert_ne!(a.process_id(), b.process_id());
+    });
+}
+
+#[test]
+fn callers_in_line_when_the_server_goes_away_fail_instead_of_waiting_out_their_timeout() {
+    run(async {
+        let mut proxy = Proxy::start(common::cluster().port);
+        let pool = behind(&proxy, 2);
+        let lp = waiter_loop::Loop::current().unwrap();
+        let handles: Vec<_> = (0..40)
+            .map(|_| {
+                let pool = pool.clone();
+                lp.spawn(async move {
+                    let client = pool.get().await?;
+                    client.execute("SELECT pg_sleep(0.05)", &[]).await?;
+                    Ok::<(), Error>(())
+                })
+            })
+            .collect();
+        sleep(120).await;
+        assert!(pool.status().waiting > 20, "{:?}", pool.status());
+        proxy.down();
+        let started = Instant::now();
+        let mut failed = 0;
+        for h in handles {
+            failed += usize::from(h.await.is_err());
+        }
+        assert!(failed > 20, "{failed} failed");
+        // The bridging retry, then everyone at once (before: each in turn to
+        // its 10 s checkout timeout).
+        assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+        let s = pool.status();
+        assert_eq!((s.size, s.in_use, s.idle, s.waiting), (0, 0, 0, 0), "{s:?}");
     });
 }

@@ -1,0 +1,139 @@
+//! An outside audit of the API server example (`examples/api_server.rs`) as a
+//! client of a Node/Express API would use it: a database that goes away and
+//! comes back (behind a proxy the test takes down: the cluster is shared).
+//! Raw sockets, so that framing errors show. Each test names the behaviour it
+//! pins down; those added with a fix fail without it.
+
+mod common;
+mod proxy;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use proxy::Proxy;
+
+/// The example's binary, built by cargo next to the test binaries.
+fn example_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps/<test>");
+    let bin = profile_dir.join("examples/api_server");
+    assert!(bin.exists(), "{} missing: cargo builds examples with the tests", bin.display());
+    bin
+}
+
+/// The running example; killed (by PID, it is our child) when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(db_port: u16) -> Server {
+    let db = format!("postgres://waiter@127.0.0.1:{db_port}/waiter");
+    let mut child = Command::new(example_binary())
+        .args(["--listen", "127.0.0.1:0", "--pool", "4", "--db", &db])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the api_server example");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("api_server exited before listening").unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    Server { child, addr }
+}
+
+/// One response read off a kept-alive connection: framed by its
+/// `Content-Length`, with no body when it answers HEAD.
+struct Reply {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+fn read_reply(reader: &mut BufReader<TcpStream>, head_only: bool) -> Reply {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "connection closed; head so far: {head}");
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let reply = Reply { status, head, body: String::new() };
+    let length: usize = reply.header("content-length").expect("Content-Length").parse().unwrap();
+    let mut body = vec![0; if head_only { 0 } else { length }];
+    reader.read_exact(&mut body).unwrap();
+    Reply { body: String::from_utf8(body).unwrap(), ..reply }
+}
+
+/// Sends `requests` (raw) on one connection and reads one reply per entry
+/// of `head_only` (whether that request was a HEAD).
+fn exchange(addr: SocketAddr, requests: &[u8], head_only: &[bool]) -> Vec<Reply> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(requests).unwrap();
+    let mut reader = BufReader::new(stream);
+    head_only.iter().map(|&h| read_reply(&mut reader, h)).collect()
+}
+
+fn get(addr: SocketAddr, path: &str) -> Reply {
+    exchange(addr, format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes(), &[false]).remove(0)
+}
+
+#[test]
+fn a_database_that_is_down_is_503_without_a_wait_and_served_again_when_back() {
+    let mut proxy = Proxy::start(common::cluster().port);
+    let server = start(proxy.port());
+    assert_eq!(get(server.addr, "/users/1").status, 200);
+    assert_eq!(get(server.addr, "/slow").status, 200);
+    proxy.down();
+    std::thread::sleep(Duration::from_millis(50));
+    // The pool waits out a restart for 2 s, then says so (before: 30 s, then 500).
+    let started = Instant::now();
+    let reply = get(server.addr, "/users/1");
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert!(reply.body.contains("database unavailable"), "{}", reply.body);
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    // While it stays down: at once.
+    for path in ["/slow", "/users/2"] {
+        let started = Instant::now();
+        let reply = get(server.addr, path);
+        assert_eq!(reply.status, 503, "{path}: {}", reply.body);
+        assert!(started.elapsed() < Duration::from_millis(500), "{path}: {:?}", started.elapsed());
+    }
+    proxy.up();
+    let back = Instant::now();
+    loop {
+        let reply = get(server.addr, "/users/1");
+        if reply.status == 200 {
+            break;
+        }
+        assert_eq!(reply.status, 503, "{}", reply.body);
+        assert!(back.elapsed() < Duration::from_millis(2500), "still down: {}", reply.body);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(get(server.addr, "/slow").status, 200);
+}
