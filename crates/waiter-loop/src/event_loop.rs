@@ -19,7 +19,7 @@ use crate::remote::{Handle, Remote};
 use crate::signal::SignalState;
 use crate::slab::Slab;
 use crate::task::Task;
-use crate::timer::{delay_nanos, Timer, TimerCallback, TimerHeap};
+use crate::timer::{delay_nanos, Removed, Timer, TimerCallback, TimerHeap};
 use crate::watch::Watcher;
 use crate::work::WorkDone;
 
@@ -239,17 +239,20 @@ impl Inner {
     }
 
     pub(crate) fn stop_timer(&self, key: usize) {
-        let referenced = self.timers.borrow_mut().stop(key);
-        if let Some(referenced) = referenced {
+        let removed = self.timers.borrow_mut().stop(key);
+        if let Some(Removed { referenced, callback }) = removed {
             self.adjust_refs(referenced, false);
+            // Dropped outside the borrow: what it captured may clear a timer.
+            drop(callback);
         }
     }
 
     /// Removes a `Sleep`'s timer, fired or not.
     pub(crate) fn release_timer(&self, key: usize) {
-        let referenced = self.timers.borrow_mut().release(key);
-        if let Some(referenced) = referenced {
+        let removed = self.timers.borrow_mut().release(key);
+        if let Some(Removed { referenced, callback }) = removed {
             self.adjust_refs(referenced, false);
+            drop(callback);
         }
     }
 

@@ -41,6 +41,7 @@ mod task;
 mod time;
 mod timer;
 mod trace;
+mod unwind;
 mod watch;
 mod work;
 

@@ -7,6 +7,7 @@
 //! rings again: none is lost.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::event_loop::Loop;
 use crate::poller::{AnyPoller, Interest, Token};
 use crate::sys;
+use crate::unwind::Lent;
 
 /// The token the loop's eventfd is registered under.
 pub(crate) const WAKE_TOKEN: Token = Token(usize::MAX);
@@ -85,6 +87,24 @@ impl Remote {
         std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// Puts back, ahead of anything queued since, what a panicking callback
+    /// left of a batch [`take`](Remote::take) returned, and rings again so the
+    /// loop's next poll runs it. A thread-pool result is never lost: its job
+    /// keeps the loop alive until delivered.
+    pub(crate) fn requeue(&self, rest: VecDeque<RemoteItem>) {
+        if rest.is_empty() {
+            return;
+        }
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let later = std::mem::replace(&mut *queue, Vec::from(rest));
+        queue.extend(later);
+        drop(queue);
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            // Failing, the items still keep the loop alive and ride the next wake-up.
+            let _ = sys::eventfd_notify(self.eventfd.as_fd());
+        }
+    }
+
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
     }
@@ -135,7 +155,9 @@ impl fmt::Debug for Handle {
 impl Loop {
     /// Runs what other threads sent: the wake-up eventfd's I/O callback.
     pub(crate) fn run_remote(&self) {
-        for item in self.inner.remote.take() {
+        let items = VecDeque::from(self.inner.remote.take());
+        let mut items = Lent::new(items, |rest| self.inner.remote.requeue(rest));
+        while let Some(item) = items.get_mut().pop_front() {
             match item {
                 RemoteItem::Post(label, f) => self.invoke(label, f),
                 RemoteItem::Wake(key) => {

@@ -3,6 +3,10 @@
 //! One tick: cache `now` → timers → pending → poll → check → closing. After
 //! every single callback the next-tick queue and then the microtask queue
 //! drain, repeatedly, until both are empty (Node ≥ 11).
+//!
+//! A callback's panic unwinds out of `run`; the loop stays whole (see
+//! `unwind.rs`), so running it again carries on as Node does after an
+//! `'uncaughtException'` handler.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -13,6 +17,7 @@ use std::time::{Duration, Instant};
 use crate::event_loop::{Labeled, Loop, Microtask, Phase};
 use crate::timer::TimerCallback;
 use crate::trace::TickTrace;
+use crate::unwind::Lent;
 
 /// How long `run` keeps going.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -138,16 +143,23 @@ impl Loop {
                     // here, before the next due timer, as the boxed closure did.
                     self.invoke(label, |_| waker.map_or((), Waker::wake));
                 }
-                TimerCallback::Repeat(mut f) => {
+                TimerCallback::Repeat(f) => {
                     let seq = self.inner.timers.borrow().seq_of(key);
                     // The next run is due `interval` after this one *starts*, read
                     // fresh as Node's listOnTimeout does: after a slow timer
                     // earlier in the pass, the cached `now` would make it due at once.
                     let started = self.inner.clock_nanos();
-                    self.invoke(label, |lp| f(lp));
-                    if let Some(seq) = seq {
-                        self.inner.timers.borrow_mut().rearm(key, seq, f, started);
-                    }
+                    // Re-armed even when the callback panics, as listOnTimeout
+                    // re-arms in a `finally`: else a live interval that never
+                    // fires would hold the loop for good.
+                    let mut f = Lent::new(f, |f| {
+                        if let Some(seq) = seq {
+                            let cleared = self.inner.timers.borrow_mut().rearm(key, seq, f, started);
+                            // Dropped outside the borrow: what it captured may clear a timer.
+                            drop(cleared);
+                        }
+                    });
+                    self.invoke(label, |lp| (f.get_mut())(lp));
                 }
             }
         }
@@ -164,7 +176,17 @@ impl Loop {
         self.inner.phase.set(phase);
         let batch = std::mem::take(&mut *queue.borrow_mut());
         let ran = batch.len();
-        for cb in batch {
+        // What a panicking callback leaves of the batch goes back to the front
+        // of the queue: a close callback is never lost (libuv's `uv_close` promise).
+        let mut batch = Lent::new(batch, |rest: VecDeque<Labeled>| {
+            if !rest.is_empty() {
+                let mut queue = queue.borrow_mut();
+                for cb in rest.into_iter().rev() {
+                    queue.push_front(cb);
+                }
+            }
+        });
+        while let Some(cb) = batch.get_mut().pop_front() {
             self.invoke(cb.label, cb.f);
         }
         ran
@@ -182,11 +204,23 @@ impl Loop {
             *self.inner.events.borrow_mut() = events;
             return Err(io::Error::new(e.kind(), format!("{} wait failed: {e}", self.backend())));
         }
-        for ev in &events {
+        let n = events.len();
+        // If a callback panics, the events after it are dispatched from the
+        // next tick's pending phase (epoll reports an edge once: dropped, it
+        // would never come again), and the buffer goes back either way.
+        let mut events = Lent::new((events, 0), |(events, next): (Vec<crate::poller::Event>, usize)| {
+            for ev in &events[next..] {
+                let (token, readiness) = (ev.token, ev.readiness);
+                self.defer(move |lp| lp.dispatch(token, readiness));
+            }
+            *self.inner.events.borrow_mut() = events;
+        });
+        loop {
+            let (events, next) = events.get_mut();
+            let Some(&ev) = events.get(*next) else { break };
+            *next += 1;
             self.dispatch(ev.token, ev.readiness);
         }
-        let n = events.len();
-        *self.inner.events.borrow_mut() = events;
         Ok(n)
     }
 
@@ -222,14 +256,17 @@ impl Loop {
         let count = self.inner.immediates.borrow().queue.len();
         let mut ran = 0;
         for _ in 0..count {
-            let next = {
+            let (next, cleared) = {
                 let mut q = self.inner.immediates.borrow_mut();
                 let Some((id, cb)) = q.queue.pop_front() else { break };
-                if !q.cleared.is_empty() && q.cleared.remove(&id) {
-                    continue;
-                }
-                cb
+                let cleared = !q.cleared.is_empty() && q.cleared.remove(&id);
+                (cb, cleared)
             };
+            if cleared {
+                // Dropped outside the borrow: what it captured may queue or clear an immediate.
+                drop(next);
+                continue;
+            }
             ran += 1;
             self.invoke(next.label, next.f);
         }

@@ -20,6 +20,7 @@ use crate::event_loop::{Inner, Loop};
 use crate::poller::{Interest, Token};
 use crate::slab::Slab;
 use crate::sys::{self, SigSet};
+use crate::unwind::Lent;
 
 /// The token the loop's signalfd is registered under.
 pub(crate) const SIGNAL_TOKEN: Token = Token(usize::MAX - 1);
@@ -224,6 +225,14 @@ impl Loop {
 
     /// Reads every queued signal and hands each to its listeners.
     pub(crate) fn run_signals(&self) {
+        // If a handler panics, the signals still unread are read from the
+        // next tick's pending phase: epoll reports the signalfd's edge once.
+        let unfinished = Lent::new((), |()| self.defer(Loop::run_signals));
+        self.read_signals();
+        unfinished.keep();
+    }
+
+    fn read_signals(&self) {
         loop {
             let read = self.inner.signals.borrow().fd.as_ref().map(|fd| sys::signalfd_read(fd.as_fd()));
             let signo = match read {
@@ -251,15 +260,22 @@ impl Loop {
         match &mut handler.kind {
             HandlerKind::Callback { callback, label } => {
                 let label = *label;
-                let Some(mut cb) = callback.take() else { return };
+                let Some(cb) = callback.take() else { return };
                 drop(state);
-                self.invoke(label, |lp| cb(lp, signal));
-                let mut state = self.inner.signals.borrow_mut();
-                if let Some(Handler { kind: HandlerKind::Callback { callback: slot @ None, .. }, .. }) =
-                    state.handlers.get_mut(key)
-                {
-                    *slot = Some(cb);
-                }
+                // Back in its slot even if it panics, as a watcher's (see `unwind.rs`).
+                let mut cb = Lent::new(cb, |cb| {
+                    let mut state = self.inner.signals.borrow_mut();
+                    if let Some(Handler {
+                        kind: HandlerKind::Callback { callback: slot @ None, .. }, ..
+                    }) = state.handlers.get_mut(key)
+                    {
+                        *slot = Some(cb);
+                        return;
+                    }
+                    drop(state);
+                    drop(cb);
+                });
+                self.invoke(label, |lp| (cb.get_mut())(lp, signal));
             }
             HandlerKind::Stream { queue, waker } => {
                 queue.push_back(signal);

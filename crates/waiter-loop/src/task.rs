@@ -17,6 +17,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use crate::event_loop::{Inner, Loop, Microtask};
 use crate::remote::{Remote, RemoteItem};
+use crate::unwind::Lent;
 
 thread_local! {
     /// The loop running on this thread, if any (see `Loop::current`).
@@ -208,10 +209,18 @@ impl Loop {
         };
         let Some((mut future, waker)) = taken else { return };
         let mut ready = false;
+        // A task whose poll panics is over: its slot goes as the panic
+        // unwinds (its future with it, never to be polled again), and the
+        // `JoinHandle` awaiting it hears of it (see `Completer`'s drop).
+        let unwinding = Lent::new(key, |key| {
+            let removed = self.inner.tasks.borrow_mut().remove(key);
+            drop(removed);
+        });
         // `*future`: the `Pin<Box<..>>` is itself a `TaskFuture`, whose name is "Pin<Box<dyn ..>>".
         self.call_timed((*future).label(), |_| {
             ready = future.as_mut().poll(&mut Context::from_waker(&waker)).is_ready();
         });
+        unwinding.keep();
         if ready {
             let removed = self.inner.tasks.borrow_mut().remove(key);
             // Dropped outside the borrow: a task's drop may touch the loop.
@@ -314,10 +323,19 @@ struct JoinState<T> {
     value: Option<T>,
     waiter: Option<Waker>,
     finished: bool,
+    /// The producer was dropped without a value: its task panicked (or
+    /// its loop was dropped first).
+    abandoned: bool,
 }
 
 /// The eventual output of a task or a thread-pool job; awaiting it is like
 /// awaiting a Promise.
+///
+/// # Panics
+///
+/// Awaiting it panics when its task panicked, as awaiting a rejected promise
+/// throws (a thread-pool job's panic is a [`WorkError`](crate::WorkError)
+/// instead), and when it is polled again after returning its output.
 pub struct JoinHandle<T> {
     state: Rc<RefCell<JoinState<T>>>,
 }
@@ -329,11 +347,13 @@ pub(crate) struct Completer<T> {
 
 impl<T> JoinHandle<T> {
     pub(crate) fn pair() -> (JoinHandle<T>, Completer<T>) {
-        let state = Rc::new(RefCell::new(JoinState { value: None, waiter: None, finished: false }));
+        let state =
+            Rc::new(RefCell::new(JoinState { value: None, waiter: None, finished: false, abandoned: false }));
         (JoinHandle { state: state.clone() }, Completer { state })
     }
 
-    /// Whether the output is ready (or was already taken).
+    /// Whether the output is ready (or was already taken), or will never
+    /// come because the task panicked.
     pub fn is_finished(&self) -> bool {
         self.state.borrow().finished
     }
@@ -353,6 +373,26 @@ impl<T> Completer<T> {
     }
 }
 
+impl<T> Drop for Completer<T> {
+    /// A producer dropped unfinished (its task panicked) wakes the awaiting
+    /// task, whose `await` then panics in turn, as a rejected promise throws
+    /// at its `await`: else it would wait forever.
+    fn drop(&mut self) {
+        let waiter = {
+            let mut s = self.state.borrow_mut();
+            if s.finished {
+                return;
+            }
+            s.finished = true;
+            s.abandoned = true;
+            s.waiter.take()
+        };
+        if let Some(w) = waiter {
+            w.wake();
+        }
+    }
+}
+
 impl<T> Future for JoinHandle<T> {
     type Output = T;
 
@@ -360,6 +400,10 @@ impl<T> Future for JoinHandle<T> {
         let mut s = self.state.borrow_mut();
         if let Some(v) = s.value.take() {
             return Poll::Ready(v);
+        }
+        if s.abandoned {
+            drop(s);
+            panic!("the task behind this JoinHandle panicked (or its loop was dropped)");
         }
         assert!(!s.finished, "JoinHandle polled again after it returned its output");
         s.waiter = Some(cx.waker().clone());

@@ -21,10 +21,13 @@ use std::time::Duration;
 use crate::event_loop::{Inner, Loop};
 use crate::slab::Slab;
 
+/// An interval's callback.
+pub(crate) type RepeatFn = Box<dyn FnMut(&Loop)>;
+
 /// What runs when a timer fires.
 pub(crate) enum TimerCallback {
     Once(Box<dyn FnOnce(&Loop)>),
-    Repeat(Box<dyn FnMut(&Loop)>),
+    Repeat(RepeatFn),
     /// A [`Sleep`](crate::Sleep)'s: wake the task awaiting it, if one has
     /// polled it yet. Nothing is allocated per timer: the waker lives in the
     /// slot, and the slot outlives the firing (marked `fired`, no longer
@@ -51,6 +54,15 @@ impl TimerSlot {
     fn is_armed_as(&self, seq: u64) -> bool {
         self.seq == seq && !self.fired
     }
+}
+
+/// A timer taken off the heap. Its callback goes to the caller, to be
+/// dropped once the heap's borrow is released: what the callback captured
+/// may touch the loop when dropped (a guard that clears another timer).
+pub(crate) struct Removed {
+    /// Whether it still counted as a reference.
+    pub(crate) referenced: bool,
+    pub(crate) callback: Option<TimerCallback>,
 }
 
 /// The loop's timers.
@@ -123,17 +135,16 @@ impl TimerHeap {
         self.slots.get_mut(key).filter(|s| !s.fired)
     }
 
-    /// Removes a live timer; returns whether it was referenced. A fired
-    /// `Wake` timer stays for its `Sleep` (clearing a fired timer does nothing).
-    pub(crate) fn stop(&mut self, key: usize) -> Option<bool> {
+    /// Removes a live timer. A fired `Wake` timer stays for its `Sleep`
+    /// (clearing a fired timer does nothing).
+    pub(crate) fn stop(&mut self, key: usize) -> Option<Removed> {
         self.live_mut(key)?;
-        self.slots.remove(key).map(|s| s.referenced)
+        self.release(key)
     }
 
-    /// Removes a timer, fired or not (a `Sleep` being dropped); returns
-    /// whether it still counted as a reference.
-    pub(crate) fn release(&mut self, key: usize) -> Option<bool> {
-        self.slots.remove(key).map(|s| s.referenced)
+    /// Removes a timer, fired or not (a `Sleep` being dropped).
+    pub(crate) fn release(&mut self, key: usize) -> Option<Removed> {
+        self.slots.remove(key).map(|s| Removed { referenced: s.referenced, callback: s.callback })
     }
 
     /// Sets a timer's ref flag; returns the old one, or `None` for a dead timer.
@@ -223,14 +234,17 @@ impl TimerHeap {
     }
 
     /// Puts a repeating timer's callback back and re-arms it for `now + delay`,
-    /// unless it was cleared (dropped) or refreshed (left as armed) meanwhile.
-    pub(crate) fn rearm(&mut self, key: usize, seq_before: u64, cb: Box<dyn FnMut(&Loop)>, now: u64) {
-        let Some(slot) = self.slots.get_mut(key) else { return };
+    /// unless it was refreshed (left as armed) meanwhile. A cleared timer's
+    /// callback is handed back, for the caller to drop outside the borrow.
+    #[must_use = "a cleared interval's callback is dropped by the caller, outside the heap's borrow"]
+    pub(crate) fn rearm(&mut self, key: usize, seq_before: u64, cb: RepeatFn, now: u64) -> Option<RepeatFn> {
+        let Some(slot) = self.slots.get_mut(key) else { return Some(cb) };
         slot.callback = Some(TimerCallback::Repeat(cb));
         if slot.seq == seq_before {
             let deadline = now.saturating_add(slot.delay);
             self.arm(key, deadline);
         }
+        None
     }
 
     /// The current arming sequence of a live timer.
@@ -353,7 +367,7 @@ mod tests {
         let mut h = TimerHeap::new();
         for i in 0..10_000u64 {
             let k = h.start(i, i, once(), "t");
-            h.stop(k);
+            drop(h.stop(k));
         }
         assert!(h.heap.len() <= COMPACT_SLACK + 1, "heap kept {} stale entries", h.heap.len());
         assert_eq!(h.next_deadline(), None);
@@ -376,7 +390,7 @@ mod tests {
         assert!(!h.is_live(k));
         assert_eq!(h.is_referenced(k), None);
         assert!(!h.refresh(k, 100));
-        assert_eq!(h.stop(k), None, "clearing a fired timer does nothing");
+        assert!(h.stop(k).is_none(), "clearing a fired timer does nothing");
         assert_eq!(h.next_deadline(), None);
         assert_eq!(h.slots.len(), 1, "the slot waits for its Sleep");
         assert_eq!(h.poll_wake(k, &noop_waker()), Poll::Ready(()));
@@ -387,7 +401,7 @@ mod tests {
     fn a_cleared_wake_timer_never_completes() {
         let mut h = TimerHeap::new();
         let k = h.start(5, 5, TimerCallback::Wake(None), "sleep");
-        assert_eq!(h.stop(k), Some(true));
+        assert_eq!(h.stop(k).map(|r| r.referenced), Some(true));
         let limit = h.next_seq();
         assert!(h.pop_due(10, limit).is_none());
         assert_eq!(h.poll_wake(k, &noop_waker()), Poll::Pending);

@@ -24,6 +24,7 @@ use crate::event_loop::{Inner, Loop};
 use crate::poller::{Interest, Readiness, Token};
 use crate::remote::WAKE_TOKEN;
 use crate::signal::SIGNAL_TOKEN;
+use crate::unwind::Lent;
 
 type WatchCallback = Box<dyn FnMut(&Loop, Readiness)>;
 
@@ -78,7 +79,9 @@ impl Inner {
         if let Err(e) = self.sync_interest(key) {
             // Returned as the kernel said it (EEXIST, EPERM, ...): the caller
             // knows which descriptor it passed, and keeps `raw_os_error()`.
-            self.watchers.borrow_mut().remove(key);
+            let removed = self.watchers.borrow_mut().remove(key);
+            // Dropped outside the borrow: what its callback captured may touch the loop.
+            drop(removed);
             return Err(e);
         }
         let counts = self.watchers.borrow().get(key).is_some_and(Watcher::counts);
@@ -147,15 +150,23 @@ impl Loop {
         match &mut w.kind {
             Kind::Callback { callback, label, .. } => {
                 let label = *label;
-                let Some(mut cb) = callback.take() else { return };
+                let Some(cb) = callback.take() else { return };
                 drop(watchers);
-                self.invoke(label, |lp| cb(lp, readiness));
-                let mut watchers = self.inner.watchers.borrow_mut();
-                if let Some(Watcher { kind: Kind::Callback { callback: slot @ None, .. }, .. }) =
-                    watchers.get_mut(key)
-                {
-                    *slot = Some(cb);
-                }
+                // Back in its slot even if it panics: a watcher without its
+                // callback would hold the loop and never be called again.
+                let mut cb = Lent::new(cb, |cb| {
+                    let mut watchers = self.inner.watchers.borrow_mut();
+                    if let Some(Watcher { kind: Kind::Callback { callback: slot @ None, .. }, .. }) =
+                        watchers.get_mut(key)
+                    {
+                        *slot = Some(cb);
+                        return;
+                    }
+                    // Stopped meanwhile: dropped outside the borrow (its drop may touch the loop).
+                    drop(watchers);
+                    drop(cb);
+                });
+                self.invoke(label, |lp| (cb.get_mut())(lp, readiness));
             }
             Kind::Io { ready, reader, writer } => {
                 *ready = *ready | readiness;
