@@ -8,8 +8,11 @@
 //! Every name is written twice and differently: HTML-escaped as text and as
 //! an attribute (`& < > " '`), and percent-encoded in the `href`, where all
 //! but RFC 3986's unreserved bytes are encoded, so that a `:` cannot turn a
-//! relative link into a scheme, nor `?` or `#` cut it short. Non-UTF-8 names
-//! are shown lossily but linked by their exact bytes.
+//! relative link into a scheme, nor `?` or `#` cut it short. [`render`]
+//! shows a non-UTF-8 name lossily and links it by its exact bytes; `read`
+//! lists only names a request can reach, so every link on the page works
+//! (path resolution refuses non-UTF-8 names, control bytes and backslashes
+//! with 400: such files are left out, as they cannot be served).
 
 use std::ffi::OsStr;
 use std::io;
@@ -150,8 +153,9 @@ fn utc(time: SystemTime) -> (String, String) {
 ///
 /// Listed: directories and regular files (after following symlinks), not
 /// dotfiles unless `policy.dotfiles`, not symlinks leading outside the root
-/// unless `policy.follow_symlinks` (they would be 403 anyway). Entries that
-/// vanish or fail to `stat` meanwhile are left out.
+/// unless `policy.follow_symlinks` (they would be 403 anyway), not names no
+/// request can reach (see [`reachable`]). Entries that vanish or fail to
+/// `stat` meanwhile are left out.
 ///
 /// # Errors
 ///
@@ -161,7 +165,8 @@ pub(crate) fn read(policy: &Policy, dir: &Path, rel: &Path) -> io::Result<Vec<u8
     for item in std::fs::read_dir(dir)? {
         let item = item?;
         let name = item.file_name();
-        if !policy.dotfiles && name.as_bytes().first() == Some(&b'.') {
+        let hidden = !policy.dotfiles && name.as_bytes().first() == Some(&b'.');
+        if hidden || !reachable(name.as_bytes()) {
             continue;
         }
         let path = item.path();
@@ -188,6 +193,16 @@ pub(crate) fn read(policy: &Policy, dir: &Path, rel: &Path) -> io::Result<Vec<u8
         url.push('/');
     }
     Ok(render(&url, &mut entries))
+}
+
+/// Whether a request can name the file `name` (one path segment): its link,
+/// percent-encoded as [`render`] writes it, resolves back to exactly `name`.
+/// Path resolution refuses names that are not UTF-8 or hold a control byte
+/// or a backslash (400): a listing that showed them would link to an error.
+fn reachable(name: &[u8]) -> bool {
+    let mut target = String::from("/");
+    percent_encode_into(&mut target, name, b"");
+    crate::path::resolve(&target).is_ok_and(|path| path.as_str().as_bytes() == name)
 }
 
 /// Sends a listing page: 200, `text/html`, no validators (it changes with
@@ -236,6 +251,16 @@ mod tests {
     fn colon_cannot_become_a_scheme() {
         let page = String::from_utf8(render("/", &mut [entry(b"javascript:alert(1)", false, 1)])).unwrap();
         assert!(page.contains(r#"href="javascript%3Aalert%281%29""#), "{page}");
+    }
+
+    #[test]
+    fn names_no_request_can_reach_are_not_listed() {
+        for name in [&b"a.txt"[..], b"sp ace", b"a%b", b"q?#", b"caf\xc3\xa9", b"<&>\"'"] {
+            assert!(reachable(name), "{:?}", String::from_utf8_lossy(name));
+        }
+        for name in [&b"caf\xe9"[..], b"a\\b", b"new\nline", b"tab\t", b"del\x7f", b"\xc0\xae"] {
+            assert!(!reachable(name), "{:?}", String::from_utf8_lossy(name));
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! judge with curl and a raw socket sees, compared with nginx where the
 //! behaviour is a judgement call. Each test here failed before its fix.
 //!
-//! - `multipart/byteranges` parts come in the order the ranges were asked for.
+//! - `multipart/byteranges` parts come in the order the ranges were asked for;
+//! - a directory listing links only to files a request can reach.
 
 mod serve_common;
 
@@ -22,4 +23,26 @@ fn multipart_parts_keep_the_order_asked_for() {
     assert_eq!(order, ["50-59/100", "0-9/100"], "parts in request order: {text:?}");
     let first = text.find("\r\n\r\n").unwrap() + 4;
     assert_eq!(&r.body[first..first + 10], &body[50..60], "the first part's bytes");
+}
+
+#[test]
+fn a_listing_links_only_to_files_a_request_can_reach() {
+    use serve_common::start;
+    use std::os::unix::ffi::OsStrExt;
+
+    let server = start(&[("plain.txt", b"p"), ("sp ace & <x>.txt", b"s")], |c| c.autoindex = true);
+    // Names path resolution refuses (400): not UTF-8, a backslash, a newline.
+    for name in [&b"caf\xe9.txt"[..], b"back\\slash.txt", b"new\nline.txt"] {
+        std::fs::write(server.root.join(std::ffi::OsStr::from_bytes(name)), b"x").unwrap();
+    }
+    let page = server.get("/", "");
+    assert_eq!(page.status, 200, "listing");
+    let html = String::from_utf8(page.body).unwrap();
+    let hrefs: Vec<&str> =
+        html.split("href=\"").skip(1).map(|rest| &rest[..rest.find('"').unwrap()]).collect();
+    assert_eq!(hrefs.len(), 2, "the two servable files: {hrefs:?}");
+    for href in hrefs {
+        // Before: caf%E9.txt, back%5Cslash.txt and new%0Aline.txt were listed, and 400.
+        assert_eq!(server.get(&format!("/{href}"), "").status, 200, "link {href} works");
+    }
 }
