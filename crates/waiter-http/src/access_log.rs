@@ -259,11 +259,12 @@ impl Entry {
         escape(out, &self.request);
         let _ = write!(out, "\" {} {body_bytes}", status.code());
         if format == LogFormat::Combined {
+            // As nginx: `-` for a field not sent, `""` for one sent empty.
             for field in [&self.referer, &self.user_agent] {
                 out.extend_from_slice(b" \"");
                 match field {
-                    Some(value) if !value.is_empty() => escape(out, value),
-                    _ => out.push(b'-'),
+                    Some(value) => escape(out, value),
+                    None => out.push(b'-'),
                 }
                 out.push(b'"');
             }

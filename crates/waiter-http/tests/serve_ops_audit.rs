@@ -3,7 +3,8 @@
 //! behaviour is a judgement call. Each test here failed before its fix.
 //!
 //! - `multipart/byteranges` parts come in the order the ranges were asked for;
-//! - a directory listing links only to files a request can reach.
+//! - a directory listing links only to files a request can reach;
+//! - the combined log writes a header sent empty as `""`, a missing one as `-`.
 
 mod serve_common;
 
@@ -45,4 +46,30 @@ fn a_listing_links_only_to_files_a_request_can_reach() {
         // Before: caf%E9.txt, back%5Cslash.txt and new%0Aline.txt were listed, and 400.
         assert_eq!(server.get(&format!("/{href}"), "").status, 200, "link {href} works");
     }
+}
+
+#[test]
+fn combined_log_writes_an_empty_header_as_nginx_does() {
+    use serve_common::{read_response, start, temp_dir};
+    use std::io::Write;
+    use waiter_http::access_log::{AccessLogConfig, LogFormat, LogTarget};
+
+    let log = temp_dir().join("access.log");
+    let path = log.clone();
+    let server = start(&[("a.txt", b"a")], move |c| {
+        c.access_log = AccessLogConfig::new(LogTarget::File(path), LogFormat::Combined);
+    });
+    let mut stream = server.connect();
+    stream.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\nReferer:\r\nUser-Agent: \r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut stream, false).unwrap().status, 200, "sent empty");
+    stream.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut stream, false).unwrap().status, 200, "not sent");
+    drop(stream);
+    server.stop();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    // nginx 1.22, measured: `"" ""` for headers sent empty (before: `"-" "-"`), `"-" "-"` for absent ones.
+    assert!(lines[0].ends_with("\" 200 1 \"\" \"\""), "sent empty: {:?}", lines[0]);
+    assert!(lines[1].ends_with("\" 200 1 \"-\" \"-\""), "not sent: {:?}", lines[1]);
 }
