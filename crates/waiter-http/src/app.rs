@@ -6,7 +6,7 @@
 //! `Content-Length` body up to [`AppConfig::max_body`] (413 beyond it; a
 //! chunked body is answered 411), call the handler with an owned
 //! [`Request`], and write its [`Response`] behind a [`ResponseHead`]
-//! (`Date`, `Content-Length`, `Connection`). Requests on one connection are
+//! (`Date`, `Content-Length`, `Connection`; to HEAD, the head alone). Requests on one connection are
 //! answered one after the other, so pipelined responses leave in order.
 //!
 //! The point is many connections that mostly wait (the first seed's API
@@ -402,8 +402,12 @@ where
             }
         }
         let keep_alive = keep_alive && served < config.max_requests;
+        // A response to HEAD has no content (RFC 9110 §9.3.2): its length is
+        // announced, its bytes are not sent (they would be read as the start
+        // of the next response).
+        let head_only = request.method == "HEAD";
         let response = (shared.handler)(request).await;
-        answer(shared, stream, &response, keep_alive).await?;
+        answer(shared, stream, &response, keep_alive, head_only).await?;
         if !keep_alive {
             return Ok(Close::AfterResponse);
         }
@@ -436,31 +440,33 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Option<Parsed>, Status> {
 }
 
 /// Writes `response` with one `writev` of the shared head buffer and its
-/// body; only a response the socket has no room for goes on through
-/// [`send::send`] (its send timeout, its partial writes) with an owned copy
-/// of what is left of its head.
+/// body (none for `head_only`, an answer to HEAD); only a response the
+/// socket has no room for goes on through [`send::send`] (its send timeout,
+/// its partial writes) with an owned copy of what is left of its head.
 async fn answer<H>(
     shared: &Shared<H>,
     stream: &TcpStream,
     response: &Response,
     keep_alive: bool,
+    head_only: bool,
 ) -> io::Result<()> {
+    let body: &[u8] = if head_only { &[] } else { &response.body };
     let rest = {
         let mut head = shared.head.borrow_mut();
         head_of(shared, response, keep_alive, &mut head);
-        let written = match stream.try_writev(&[IoSlice::new(&head), IoSlice::new(&response.body)]) {
+        let written = match stream.try_writev(&[IoSlice::new(&head), IoSlice::new(body)]) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
             Err(e) => return Err(e),
         };
         match written.checked_sub(head.len()) {
             None => Some((head[written..].to_vec(), 0)),
-            Some(past_head) if past_head < response.body.len() => Some((Vec::new(), past_head)),
+            Some(past_head) if past_head < body.len() => Some((Vec::new(), past_head)),
             Some(_) => None,
         }
     };
     let Some((head, past_head)) = rest else { return Ok(()) };
-    let body = match &response.body[past_head..] {
+    let body = match &body[past_head..] {
         [] => SendBody::Empty,
         rest => SendBody::One(rest),
     };

@@ -22,6 +22,8 @@
 //! reason: the pool waits out a restart for up to 2 s, then fails at once
 //! while the server stays down, and serves again within a second of its
 //! return.
+//!
+//! HEAD is answered as GET without the body, as Express does.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -110,14 +112,15 @@ fn error_response(e: Error) -> Response {
 
 async fn route(pool: &Pool, req: Request) -> Result<Response, Error> {
     let path = req.path();
+    // HEAD is GET without the body (the server drops it).
     match (req.method.as_str(), path) {
-        ("GET", "/slow") => {
+        ("GET" | "HEAD", "/slow") => {
             // No session state: queued on a connection behind at most
             // `--pipeline` - 1 others, never idling the backend for a round trip.
             pool.get_pipelined().await?.execute("SELECT pg_sleep(0.02)", &[]).await?;
             Ok(Response::json(Status::OK, "{\"slept_ms\":20}"))
         }
-        ("GET", "/pool") => {
+        ("GET" | "HEAD", "/pool") => {
             let s = pool.status();
             let body = serde_json::json!({
                 "size": s.size, "in_use": s.in_use, "idle": s.idle, "waiting": s.waiting, "shared": s.shared, "pipelined": s.pipelined,
@@ -128,7 +131,7 @@ async fn route(pool: &Pool, req: Request) -> Result<Response, Error> {
         }
         // Boxed: rare here, and every connection waiting on /slow would carry its state.
         ("POST", "/users") => Box::pin(create_user(pool, &req.body)).await,
-        ("GET", _) if path.starts_with("/users/") => {
+        ("GET" | "HEAD", _) if path.starts_with("/users/") => {
             let Ok(id) = path["/users/".len()..].parse::<i64>() else {
                 return Ok(json_error(Status::NOT_FOUND, "no such user"));
             };
@@ -147,7 +150,7 @@ async fn route(pool: &Pool, req: Request) -> Result<Response, Error> {
         }
         (_, "/slow" | "/pool" | "/users") => {
             // RFC 9110 §15.5.6: a 405 names the methods the resource has.
-            let allow = HeaderValue::from_static(if path == "/users" { "POST" } else { "GET" });
+            let allow = HeaderValue::from_static(if path == "/users" { "POST" } else { "GET, HEAD" });
             Ok(json_error(Status::METHOD_NOT_ALLOWED, "method not allowed").with_header("Allow", allow))
         }
         _ => Ok(json_error(Status::NOT_FOUND, "no such route")),

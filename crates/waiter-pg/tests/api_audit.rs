@@ -1,8 +1,8 @@
 //! An outside audit of the API server example (`examples/api_server.rs`) as a
-//! client of a Node/Express API would use it: a database that goes away and
-//! comes back (behind a proxy the test takes down: the cluster is shared).
-//! Raw sockets, so that framing errors show. Each test names the behaviour it
-//! pins down; those added with a fix fail without it.
+//! client of a Node/Express API would use it: HEAD, and a database that goes
+//! away and comes back (behind a proxy the test takes down: the cluster is
+//! shared). Raw sockets, so that framing errors show. Each test names the
+//! behaviour it pins down; those added with a fix fail without it.
 
 mod common;
 mod proxy;
@@ -101,6 +101,24 @@ fn exchange(addr: SocketAddr, requests: &[u8], head_only: &[bool]) -> Vec<Reply>
 
 fn get(addr: SocketAddr, path: &str) -> Reply {
     exchange(addr, format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes(), &[false]).remove(0)
+}
+
+#[test]
+fn head_is_get_without_the_body_and_the_connection_stays_framed() {
+    let server = start(common::cluster().port);
+    let requests = b"HEAD /users/1 HTTP/1.1\r\nHost: t\r\n\r\n\
+        HEAD /slow HTTP/1.1\r\nHost: t\r\n\r\n\
+        HEAD /nope HTTP/1.1\r\nHost: t\r\n\r\n\
+        GET /users/2 HTTP/1.1\r\nHost: t\r\n\r\n";
+    let replies = exchange(server.addr, requests, &[true, true, true, false]);
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 200, 404, 200], "{}", replies[0].head);
+    // HEAD announces the length GET would send.
+    let get_1 = get(server.addr, "/users/1");
+    assert_eq!(replies[0].header("content-length").unwrap(), get_1.body.len().to_string());
+    // After three HEADs, the GET's reply is read where it starts.
+    let user: serde_json::Value = serde_json::from_str(&replies[3].body).unwrap();
+    assert_eq!(user["id"], 2);
 }
 
 #[test]
