@@ -23,7 +23,9 @@
 //! while the server stays down, and serves again within a second of its
 //! return.
 //!
-//! HEAD is answered as GET without the body, as Express does.
+//! HEAD is answered as GET without the body, as Express does; a method a
+//! route does not have is 405 with `Allow` (`/users/{id}` included), an
+//! unknown route 404.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -148,12 +150,17 @@ async fn route(pool: &Pool, req: Request) -> Result<Response, Error> {
                 None => json_error(Status::NOT_FOUND, "no such user"),
             })
         }
-        (_, "/slow" | "/pool" | "/users") => {
+        _ => {
             // RFC 9110 §15.5.6: a 405 names the methods the resource has.
-            let allow = HeaderValue::from_static(if path == "/users" { "POST" } else { "GET, HEAD" });
+            let allow = match path {
+                "/users" => "POST",
+                "/slow" | "/pool" => "GET, HEAD",
+                _ if path.starts_with("/users/") => "GET, HEAD",
+                _ => return Ok(json_error(Status::NOT_FOUND, "no such route")),
+            };
+            let allow = HeaderValue::from_static(allow);
             Ok(json_error(Status::METHOD_NOT_ALLOWED, "method not allowed").with_header("Allow", allow))
         }
-        _ => Ok(json_error(Status::NOT_FOUND, "no such route")),
     }
 }
 

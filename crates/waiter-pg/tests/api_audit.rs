@@ -1,8 +1,9 @@
 //! An outside audit of the API server example (`examples/api_server.rs`) as a
-//! client of a Node/Express API would use it: HEAD, and a database that goes
-//! away and comes back (behind a proxy the test takes down: the cluster is
-//! shared). Raw sockets, so that framing errors show. Each test names the
-//! behaviour it pins down; those added with a fix fail without it.
+//! client of a Node/Express API would use it: HEAD, methods a route does not
+//! have, and a database that goes away and comes back (behind a proxy the
+//! test takes down: the cluster is shared). Raw sockets, so that framing
+//! errors show. Each test names the behaviour it pins down; those added with
+//! a fix fail without it.
 
 mod common;
 mod proxy;
@@ -119,6 +120,28 @@ fn head_is_get_without_the_body_and_the_connection_stays_framed() {
     // After three HEADs, the GET's reply is read where it starts.
     let user: serde_json::Value = serde_json::from_str(&replies[3].body).unwrap();
     assert_eq!(user["id"], 2);
+}
+
+#[test]
+fn a_method_a_route_does_not_have_is_405_naming_the_ones_it_has() {
+    let server = start(common::cluster().port);
+    let requests = b"PUT /users/1 HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}\
+        DELETE /users/1 HTTP/1.1\r\nHost: t\r\n\r\n\
+        POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n\
+        GET /users HTTP/1.1\r\nHost: t\r\n\r\n\
+        DELETE /nope HTTP/1.1\r\nHost: t\r\n\r\n";
+    let replies = exchange(server.addr, requests, &[false; 5]);
+    let seen: Vec<(u16, Option<&str>)> = replies.iter().map(|r| (r.status, r.header("allow"))).collect();
+    assert_eq!(
+        seen,
+        [
+            (405, Some("GET, HEAD")),
+            (405, Some("GET, HEAD")),
+            (405, Some("GET, HEAD")),
+            (405, Some("POST")),
+            (404, None)
+        ]
+    );
 }
 
 #[test]
