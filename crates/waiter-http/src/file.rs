@@ -248,8 +248,17 @@ impl FileCache {
                 (FileBody::Memory(bytes.into()), meta, name, siblings)
             }
             Opened::Open(file, meta, name, siblings) => (FileBody::Open(Rc::new(file)), meta, name, siblings),
-            Opened::Redirect => return Lookup::Redirect,
-            Opened::Listing(page) => return Lookup::Listing(page),
+            // No longer a file (now a directory, or a directory whose index
+            // is gone): what the cache held for the name must go, or every
+            // request but the one refresh a second would still be served it.
+            Opened::Redirect => {
+                self.entries.borrow_mut().remove(&key);
+                return Lookup::Redirect;
+            }
+            Opened::Listing(page) => {
+                self.entries.borrow_mut().remove(&key);
+                return Lookup::Listing(page);
+            }
             Opened::Error(status) => {
                 let mut entries = self.entries.borrow_mut();
                 if status == Status::SERVICE_UNAVAILABLE {

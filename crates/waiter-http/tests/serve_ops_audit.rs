@@ -4,7 +4,9 @@
 //!
 //! - `multipart/byteranges` parts come in the order the ranges were asked for;
 //! - a directory listing links only to files a request can reach;
-//! - the combined log writes a header sent empty as `""`, a missing one as `-`.
+//! - the combined log writes a header sent empty as `""`, a missing one as `-`;
+//! - a cached file that became a directory, or an index that was removed, is
+//!   not served from the open-file cache any more.
 
 mod serve_common;
 
@@ -72,4 +74,37 @@ fn combined_log_writes_an_empty_header_as_nginx_does() {
     // nginx 1.22, measured: `"" ""` for headers sent empty (before: `"-" "-"`), `"-" "-"` for absent ones.
     assert!(lines[0].ends_with("\" 200 1 \"\" \"\""), "sent empty: {:?}", lines[0]);
     assert!(lines[1].ends_with("\" 200 1 \"-\" \"-\""), "not sent: {:?}", lines[1]);
+}
+
+#[test]
+fn a_cached_name_that_stops_being_a_file_is_not_served_from_the_cache() {
+    use serve_common::{read_response, start};
+    use std::io::Write;
+    use std::time::Duration;
+
+    let server = start(&[("flip", b"old file"), ("d/index.html", b"old index")], |c| c.autoindex = true);
+    let mut stream = server.connect();
+    let mut get = |path: &str| {
+        stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes()).unwrap();
+        read_response(&mut stream, false).expect("a response")
+    };
+    for _ in 0..2 {
+        assert_eq!(get("/flip").body, b"old file", "the file, cached");
+        assert_eq!(get("/d/").body, b"old index", "the index, cached");
+    }
+    std::fs::remove_file(server.root.join("flip")).unwrap();
+    std::fs::create_dir(server.root.join("flip")).unwrap();
+    std::fs::remove_file(server.root.join("d/index.html")).unwrap();
+    // Past the cache's one-second trust, every request must see the change.
+    // Before: the one request that refreshed the entry did, and the others
+    // got the old bytes for another second, again and again (1 in 10 here).
+    std::thread::sleep(Duration::from_millis(1200));
+    for n in 0..20 {
+        let r = get("/flip");
+        assert_eq!((r.status, r.header("Location")), (301, Some("/flip/")), "request {n}: now a directory");
+        let r = get("/d/");
+        let page = String::from_utf8_lossy(&r.body);
+        assert!(r.status == 200 && page.contains("Index of /d/"), "request {n}: now listed: {page}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
