@@ -8,8 +8,9 @@
 //!
 //! Routes: `GET /users/{id}` → the row as JSON or 404 (the lookups of
 //! concurrent requests pipelined on one shared connection); `POST /users` with a
-//! JSON body `{"name": ..., "email": ...}` → 201 and the new row (bad JSON →
-//! 400 with a message); `GET /slow` → 20 ms in PostgreSQL, through
+//! JSON body `{"name": ..., "email": ...}` → 201 and the new row (bad JSON,
+//! or a name or email PostgreSQL cannot store → 400 with a message);
+//! `GET /slow` → 20 ms in PostgreSQL, through
 //! `Pool::get_pipelined` (`--pipeline` statements queued per connection at
 //! most, so each backend starts the next sleep as soon as one ends; 1 makes
 //! it an exclusive checkout, as node-postgres's pool does); `GET /pool` → the
@@ -177,6 +178,10 @@ async fn create_user(pool: &Pool, body: &[u8]) -> Result<Response, Error> {
         Some(serde_json::Value::String(e)) => Some(e.as_str()),
         Some(_) => return Ok(json_error(Status::BAD_REQUEST, "\"email\" must be a string")),
     };
+    // PostgreSQL's text cannot hold U+0000 (it would answer 22021, a 500).
+    if name.contains('\0') || email.is_some_and(|e| e.contains('\0')) {
+        return Ok(json_error(Status::BAD_REQUEST, "\"name\" and \"email\" must not contain U+0000"));
+    }
     let client = pool.get().await?;
     let row = client
         .query_one(

@@ -1,9 +1,9 @@
 //! An outside audit of the API server example (`examples/api_server.rs`) as a
 //! client of a Node/Express API would use it: HEAD, methods a route does not
-//! have, and a database that goes away and comes back (behind a proxy the
-//! test takes down: the cluster is shared). Raw sockets, so that framing
-//! errors show. Each test names the behaviour it pins down; those added with
-//! a fix fail without it.
+//! have, input PostgreSQL cannot store, and a database that goes away and
+//! comes back (behind a proxy the test takes down: the cluster is shared).
+//! Raw sockets, so that framing errors show. Each test names the behaviour it
+//! pins down; those added with a fix fail without it.
 
 mod common;
 mod proxy;
@@ -104,6 +104,14 @@ fn get(addr: SocketAddr, path: &str) -> Reply {
     exchange(addr, format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes(), &[false]).remove(0)
 }
 
+fn post_user(addr: SocketAddr, body: &str) -> Reply {
+    let request = format!(
+        "POST /users HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    exchange(addr, request.as_bytes(), &[false]).remove(0)
+}
+
 #[test]
 fn head_is_get_without_the_body_and_the_connection_stays_framed() {
     let server = start(common::cluster().port);
@@ -142,6 +150,17 @@ fn a_method_a_route_does_not_have_is_405_naming_the_ones_it_has() {
             (404, None)
         ]
     );
+}
+
+#[test]
+fn a_name_postgres_cannot_store_is_the_client_s_error() {
+    let server = start(common::cluster().port);
+    for body in [r#"{"name":"a\u0000b"}"#, r#"{"name":"ok","email":"x\u0000"}"#] {
+        let reply = post_user(server.addr, body);
+        assert_eq!(reply.status, 400, "{body}: {}", reply.body);
+        let error: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        assert!(error["error"].as_str().unwrap().contains("U+0000"), "{}", reply.body);
+    }
 }
 
 #[test]
