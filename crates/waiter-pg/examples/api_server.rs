@@ -8,9 +8,9 @@
 //!
 //! Routes: `GET /users/{id}` → the row as JSON or 404 (the lookups of
 //! concurrent requests pipelined on one shared connection); `POST /users` with a
-//! JSON body `{"name": ..., "email": ...}` → 201 and the new row (bad JSON,
-//! or a name or email PostgreSQL cannot store → 400 with a message);
-//! `GET /slow` → 20 ms in PostgreSQL, through
+//! JSON body `{"name": ..., "email": ...}` → 201, the new row and its
+//! `Location` (bad JSON, or a name or email PostgreSQL cannot store → 400
+//! with a message); `GET /slow` → 20 ms in PostgreSQL, through
 //! `Pool::get_pipelined` (`--pipeline` statements queued per connection at
 //! most, so each backend starts the next sleep as soon as one ends; 1 makes
 //! it an exclusive checkout, as node-postgres's pool does); `GET /pool` → the
@@ -189,7 +189,9 @@ async fn create_user(pool: &Pool, body: &[u8]) -> Result<Response, Error> {
             &[&name, &email],
         )
         .await?;
-    Ok(Response::json(Status::CREATED, user_json(&row)?))
+    let id: i64 = row.try_get(0)?;
+    let location = HeaderValue::new(format!("/users/{id}")).expect("a path of digits is a header value");
+    Ok(Response::json(Status::CREATED, user_json(&row)?).with_header("Location", location))
 }
 
 /// A user row (`id, name, email, created_at`) as JSON. Rendered here from the binary columns rather than by

@@ -1,9 +1,10 @@
 //! An outside audit of the API server example (`examples/api_server.rs`) as a
 //! client of a Node/Express API would use it: HEAD, methods a route does not
-//! have, input PostgreSQL cannot store, and a database that goes away and
-//! comes back (behind a proxy the test takes down: the cluster is shared).
-//! Raw sockets, so that framing errors show. Each test names the behaviour it
-//! pins down; those added with a fix fail without it.
+//! have, what `POST /users` stores and where it says it stored it, input
+//! PostgreSQL cannot store, and a database that goes away and comes back
+//! (behind a proxy the test takes down: the cluster is shared). Raw sockets,
+//! so that framing errors show. Each test names the behaviour it pins down;
+//! those added with a fix fail without it.
 
 mod common;
 mod proxy;
@@ -150,6 +151,33 @@ fn a_method_a_route_does_not_have_is_405_naming_the_ones_it_has() {
             (404, None)
         ]
     );
+}
+
+#[test]
+fn a_created_user_is_stored_exactly_and_its_location_given() {
+    let server = start(common::cluster().port);
+    let names = [
+        r#"Robert'); DROP TABLE users;--"#,
+        r#"quote " backslash \ tab	end"#,
+        "Zoë 日本語 🎉 \u{202e}",
+        "$1 %s {} \\x00 NULL",
+    ];
+    for name in names {
+        let body = serde_json::json!({ "name": name, "email": "a@b.c", "id": 1, "admin": true }).to_string();
+        let created = post_user(server.addr, &body);
+        assert_eq!(created.status, 201, "{}\n{}", created.head, created.body);
+        let row: serde_json::Value = serde_json::from_str(&created.body).unwrap();
+        assert_eq!(row["name"], name);
+        let id = row["id"].as_i64().unwrap();
+        assert_ne!(id, 1, "a client-sent id is not used");
+        // RFC 9110 §15.3.2: the new resource is named by Location.
+        let location = created.header("location").expect("201 with a Location").to_string();
+        assert_eq!(location, format!("/users/{id}"));
+        let read = get(server.addr, &location);
+        assert_eq!(read.status, 200);
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&read.body).unwrap(), row);
+    }
+    assert_eq!(get(server.addr, "/users/1").status, 200, "the table is still there");
 }
 
 #[test]
