@@ -171,7 +171,9 @@ pub struct SlowCallback<'a> {
     pub held: Duration,
 }
 
-type Reporter = Box<dyn Fn(&SlowCallback<'_>)>;
+/// Shared, so a report runs outside the loop's borrow of its watchdog and
+/// may replace or remove the watchdog itself.
+pub(crate) type Reporter = Rc<dyn Fn(&SlowCallback<'_>)>;
 
 pub(crate) struct Watchdog {
     threshold: Duration,
@@ -179,10 +181,9 @@ pub(crate) struct Watchdog {
 }
 
 impl Watchdog {
-    pub(crate) fn check(&self, label: &str, phase: Phase, held: Duration) {
-        if held > self.threshold {
-            (self.report)(&SlowCallback { label, phase, held });
-        }
+    /// The report to make for a callback that held the loop for `held`, if any.
+    pub(crate) fn report_for(&self, held: Duration) -> Option<Reporter> {
+        (held > self.threshold).then(|| self.report.clone())
     }
 }
 
@@ -224,8 +225,10 @@ impl Loop {
     /// to `report`; `None` turns the watchdog off. When on, each callback
     /// costs two clock reads.
     pub fn set_watchdog<F: Fn(&SlowCallback<'_>) + 'static>(&self, threshold: Option<Duration>, report: F) {
-        *self.inner.watchdog.borrow_mut() =
-            threshold.map(|threshold| Watchdog { threshold, report: Box::new(report) });
+        let watchdog = threshold.map(|threshold| Watchdog { threshold, report: Rc::new(report) });
+        let old = std::mem::replace(&mut *self.inner.watchdog.borrow_mut(), watchdog);
+        // Dropped outside the borrow: what the old report captured may touch the loop.
+        drop(old);
     }
 
     /// A watchdog that prints each slow callback to stderr.

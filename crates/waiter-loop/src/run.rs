@@ -15,6 +15,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crate::event_loop::{Labeled, Loop, Microtask, Phase};
+use crate::metrics::SlowCallback;
 use crate::timer::TimerCallback;
 use crate::trace::TickTrace;
 use crate::unwind::Lent;
@@ -293,8 +294,10 @@ impl Loop {
         f(self);
         let held = started.elapsed();
         let phase = self.inner.phase.get();
-        if let Some(w) = self.inner.watchdog.borrow().as_ref() {
-            w.check(label, phase, held);
+        let report = self.inner.watchdog.borrow().as_ref().and_then(|w| w.report_for(held));
+        if let Some(report) = report {
+            // Outside the borrow: a report may set or clear the watchdog.
+            report(&SlowCallback { label, phase, held });
         }
     }
 

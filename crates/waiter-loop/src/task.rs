@@ -252,6 +252,10 @@ impl Loop {
         let flag =
             Arc::new(MainWaker { woken: AtomicBool::new(true), remote: Arc::downgrade(&self.inner.remote) });
         let waker = Waker::from(flag.clone());
+        // Clones of `waker` may outlive this call (in a JoinHandle whose wait
+        // was abandoned): marked woken for good, they can no longer stop a
+        // later `run` as a wake-up inside a tick does.
+        let _stale = Lent::new(&flag, |flag| flag.woken.store(true, Ordering::Release));
         let _enter = self.enter();
         // A pending main future keeps the loop alive, as a referenced handle would.
         let _alive = AliveGuard::new(self);

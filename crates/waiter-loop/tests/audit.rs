@@ -11,8 +11,15 @@
 //! same, its program in `tests/js/audit/` is the oracle (the ordering
 //! suite's rule: `node` must be on `PATH`, the test never skips).
 //!
-//! Each loop runs on a thread of its own, so a loop left hanging by a lost
-//! callback fails its test in time instead of hanging it.
+//! The other findings: a callback's captures are user code too, and were
+//! dropped while the loop held a borrow (clearing a timer, an interval
+//! clearing itself, a cleared immediate, a refused `watch`), so an RAII
+//! guard among them that touched the loop panicked; a watchdog report could
+//! not turn the watchdog off; and a `block_on` waker that outlived its call
+//! stopped a later `run` early.
+//!
+//! The panic tests run each loop on a thread of its own, so a loop left
+//! hanging by a lost callback fails its test in time instead of hanging it.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::io::{Read, Write};
@@ -30,7 +37,7 @@ use std::time::Duration;
 use waiter_loop::{yield_now, Immediate, Interest, Loop, Signal, SignalWatch, Timer, Watch};
 
 mod common;
-use common::wait_until;
+use common::{spin, wait_until};
 
 /// Longer than any of these programs takes; a hung loop fails at this.
 const LIMIT: Duration = Duration::from_secs(20);
@@ -496,5 +503,47 @@ fn a_refused_watch_drops_its_callback_outside_the_loops_borrow() {
     assert_eq!(lp.active_handles(), 1, "the refused callback's capture stopped its watch");
     drop(first);
     lp.run().unwrap();
+    assert!(!lp.is_alive());
+}
+
+/// `block_on`'s waker can outlive it: here in the `JoinHandle` a timeout
+/// gave up on. Before the fix, the task finishing during a later `run`
+/// woke that stale waker, which stopped the run (as `stop()` does) with a
+/// 100 ms timer still pending: `run` returned early.
+#[test]
+fn a_stale_block_on_waker_does_not_stop_a_later_run() {
+    let lp = Loop::new().unwrap();
+    let slow = lp.spawn(async {
+        waiter_loop::sleep(ms(30)).unwrap().await;
+        1
+    });
+    let gave_up = lp.block_on(lp.timeout(ms(5), slow).unwrap());
+    assert!(gave_up.is_err(), "the timeout elapsed first");
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    lp.set_timeout(ms(100), move |_| f.set(true)).unwrap();
+    lp.run().unwrap();
+    assert!(fired.get(), "run() returned with its timer still pending");
+    assert_eq!(lp.task_count(), 0);
+    assert!(!lp.is_alive());
+}
+
+/// A watchdog report that turns the watchdog off (report once) ran inside
+/// the loop's borrow of its watchdog: "RefCell already borrowed".
+#[test]
+fn a_watchdog_report_may_turn_the_watchdog_off() {
+    let lp = Loop::new().unwrap();
+    let reports = Rc::new(Cell::new(0));
+    let (me, count) = (lp.clone(), reports.clone());
+    lp.set_watchdog(Some(ms(5)), move |slow| {
+        assert!(slow.held >= ms(5));
+        count.set(count.get() + 1);
+        me.set_watchdog(None, |_| {});
+    });
+    for _ in 0..2 {
+        lp.set_immediate(|_| spin(ms(10)));
+    }
+    lp.run().unwrap();
+    assert_eq!(reports.get(), 1, "one report, then the watchdog was off");
     assert!(!lp.is_alive());
 }
