@@ -196,8 +196,10 @@ impl AccessLog {
 }
 
 /// Starts a worker's background timers, all unref'd so they never keep a
-/// stopped server's loop alive: the access log's once-a-second flush, and the
-/// event-loop delay sampler when the status endpoint is on.
+/// stopped server's loop alive: the access log's once-a-second flush, and,
+/// when the status endpoint is on, the event-loop delay sampler and the
+/// publishing of the loop's metrics (which registers the worker's counters
+/// with the status page: see `stub_status`).
 ///
 /// # Errors
 ///
@@ -216,6 +218,7 @@ pub(crate) fn start_timers(worker: &Rc<Worker>) -> io::Result<Vec<Timer>> {
     }
     if worker.config.status.path.is_some() {
         timers.push(worker.lp.monitor_event_loop_delay(crate::stub_status::DELAY_RESOLUTION)?);
+        timers.push(crate::stub_status::register(worker)?);
     }
     Ok(timers)
 }

@@ -131,6 +131,7 @@ impl Drop for Connection {
         // Ended or dropped mid-way (the loop going away): the slot is free either way.
         self.state = State::Done;
         self.worker.active.set(self.worker.active.get() - 1);
+        self.worker.stats.closed();
         self.worker.closed.notify_all();
     }
 }

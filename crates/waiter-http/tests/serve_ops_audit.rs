@@ -6,7 +6,8 @@
 //! - a directory listing links only to files a request can reach;
 //! - the combined log writes a header sent empty as `""`, a missing one as `-`;
 //! - a cached file that became a directory, or an index that was removed, is
-//!   not served from the open-file cache any more.
+//!   not served from the open-file cache any more;
+//! - the status page of a server with several workers counts all of them.
 
 mod serve_common;
 
@@ -107,4 +108,138 @@ fn a_cached_name_that_stops_being_a_file_is_not_served_from_the_cache() {
         assert!(r.status == 200 && page.contains("Index of /d/"), "request {n}: now listed: {page}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Two workers as the binary runs them: clones of one configuration, each
+/// with its own loop and its own `SO_REUSEPORT` listener on one address.
+struct TwoWorkers {
+    addr: std::net::SocketAddr,
+    workers: Vec<(waiter_http::Stopper, std::thread::JoinHandle<std::io::Result<()>>)>,
+}
+
+impl TwoWorkers {
+    fn start(config: waiter_http::Config) -> TwoWorkers {
+        use waiter_http::Server;
+        use waiter_loop::Loop;
+
+        let mut addr: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let mut workers = Vec::new();
+        for _ in 0..2 {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let config = config.clone();
+            let thread = std::thread::spawn(move || {
+                let lp = Loop::new()?;
+                let server = Server::bind(&lp, addr, config, true)?;
+                tx.send((server.local_addr()?, server.stopper())).unwrap();
+                lp.block_on(server.run())
+            });
+            let (bound, stopper) = rx.recv_timeout(serve_common::CLIENT_TIMEOUT).expect("a worker started");
+            addr = bound;
+            workers.push((stopper, thread));
+        }
+        TwoWorkers { addr, workers }
+    }
+
+    /// `GET path` on a new connection (the kernel picks the worker).
+    fn get(&self, path: &str) -> serve_common::Response {
+        use std::io::Write;
+
+        let mut stream = std::net::TcpStream::connect(self.addr).unwrap();
+        stream.set_read_timeout(Some(serve_common::CLIENT_TIMEOUT)).unwrap();
+        stream
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())
+            .unwrap();
+        serve_common::read_response(&mut stream, false).expect("a response")
+    }
+}
+
+impl Drop for TwoWorkers {
+    fn drop(&mut self) {
+        for (stopper, thread) in self.workers.drain(..) {
+            let _ = stopper.stop();
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The `accepts handled requests` line of a stub_status page, as numbers.
+fn counts(page: &serve_common::Response) -> Vec<u64> {
+    let text = String::from_utf8(page.body.clone()).unwrap();
+    let line = text.lines().nth(2).unwrap_or_else(|| panic!("three lines: {text:?}"));
+    line.split_whitespace().map(|n| n.parse().unwrap()).collect()
+}
+
+#[test]
+fn stub_status_counts_every_worker_as_nginx_does() {
+    use serve_common::{temp_dir, write_files};
+
+    let root = temp_dir();
+    write_files(&root, &[("a.txt", b"A")]);
+    let mut config = waiter_http::Config::new(&root).unwrap();
+    config.status.path = Some("/status".into());
+    let server = TwoWorkers::start(config);
+    // Twenty connections: the kernel spreads them over both workers (all on
+    // one has a chance of 2 in a million).
+    for n in 0..20 {
+        assert_eq!(server.get("/a.txt").status, 200, "request {n}");
+    }
+    let mut last = 20;
+    for n in 0..6 {
+        let page = server.get("/status");
+        assert_eq!(page.status, 200, "status page {n}");
+        // Before: the answering worker's own numbers, so successive pages went up and down.
+        let want = last + 1;
+        assert_eq!(counts(&page), [want, want, want], "status page {n}: every connection and request so far");
+        last = want;
+        let text = String::from_utf8(page.body).unwrap();
+        let gauges: Vec<u64> =
+            text.lines().nth(3).unwrap().split_whitespace().filter_map(|w| w.parse().ok()).collect();
+        let active: u64 =
+            text.lines().next().unwrap()["Active connections: ".len()..].trim().parse().unwrap();
+        assert_eq!(active, gauges.iter().sum::<u64>(), "active = reading + writing + waiting: {text:?}");
+    }
+}
+
+#[test]
+fn prometheus_metrics_have_every_worker_once() {
+    use serve_common::{temp_dir, write_files};
+
+    let root = temp_dir();
+    write_files(&root, &[("a.txt", b"A")]);
+    let mut config = waiter_http::Config::new(&root).unwrap();
+    config.status.path = Some("/status".into());
+    let server = TwoWorkers::start(config);
+    for n in 0..20 {
+        assert_eq!(server.get("/a.txt").status, 200, "request {n}");
+    }
+    let page = server.get("/status/metrics");
+    let text = String::from_utf8(page.body).unwrap();
+    let mut series = std::collections::HashSet::new();
+    let mut declared = std::collections::HashSet::new();
+    let mut requests = 0.0;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let name = rest.split(' ').next().unwrap();
+            assert!(declared.insert(name.to_owned()), "{name} declared once: {text}");
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let (sample, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("a sample: {line:?}"));
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("a number: {line:?}"));
+        assert!(series.insert(sample.to_owned()), "no duplicate series: {sample}");
+        if sample.starts_with("waiter_http_requests_total{") {
+            requests += value;
+        }
+    }
+    for worker in ["0", "1"] {
+        for name in
+            ["waiter_http_requests_total", "waiter_connections_active", "waiter_loop_iterations_total"]
+        {
+            let sample = format!("{name}{{worker=\"{worker}\"}}");
+            assert!(series.contains(&sample), "{sample} in one scrape: {text}");
+        }
+    }
+    assert_eq!(requests, 21.0, "the workers' requests add up to all of them: {text}");
 }

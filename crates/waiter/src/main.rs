@@ -168,8 +168,7 @@ fn start_worker(
     done: mpsc::Sender<io::Result<()>>,
     go: mpsc::Receiver<()>,
 ) -> io::Result<(Stopper, SocketAddr)> {
-    let mut config = args.config.clone();
-    config.status.worker = n;
+    let config = args.config.clone();
     let (ready_tx, ready_rx) = mpsc::channel::<io::Result<(Stopper, SocketAddr)>>();
     std::thread::Builder::new()
         .name(format!("waiter-worker-{n}"))
