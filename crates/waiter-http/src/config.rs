@@ -40,7 +40,10 @@ pub struct Config {
     /// connection (nginx's `client_header_timeout`, 60 s). 408 and close.
     pub header_timeout: Duration,
     /// Time an idle keep-alive connection waits for its next request
-    /// (nginx's `keepalive_timeout`, 75 s). Closed without a word.
+    /// (nginx's `keepalive_timeout`, 75 s). Closed without a word. Zero
+    /// closes a connection just after its response, although the response
+    /// did not say `Connection: close`: to turn keep-alive off, set
+    /// `max_requests` to 1 too (the binary does, as nginx does for 0).
     pub keepalive_timeout: Duration,
     /// Time one write may wait for the client to take bytes (nginx's
     /// `send_timeout`, 60 s): a reader that stops reading is cut off.

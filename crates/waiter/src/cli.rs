@@ -28,13 +28,18 @@ pub struct ServeArgs {
     pub user: Option<User>,
 }
 
+/// The longest timeout a flag takes: a year, in seconds.
+const MAX_SECS: u64 = 366 * 86_400;
+
 /// The clap definition of the `waiter` command.
 pub fn command() -> Command {
-    let secs = |name: &'static str, default: &'static str, help: &'static str| {
+    // Bounded: a deadline is `now + timeout`, and an `Instant` that far out
+    // overflows (u64::MAX seconds panicked the worker at its first connection).
+    let secs = |name: &'static str, least: u64, default: &'static str, help: &'static str| {
         Arg::new(name)
             .long(name)
             .value_name("SECS")
-            .value_parser(value_parser!(u64))
+            .value_parser(value_parser!(u64).range(least..=MAX_SECS))
             .default_value(default)
             .help(help)
     };
@@ -85,10 +90,21 @@ pub fn command() -> Command {
             "Serve FILE.br / FILE.gz for FILE when Accept-Encoding allows (off by default, \
                      as nginx's gzip_static: a stale sibling of an edited file would be served)",
         ))
-        .arg(secs("header-timeout", "60", "Time allowed for a request head (then 408)"))
-        .arg(secs("keepalive-timeout", "75", "Time an idle keep-alive connection stays open"))
-        .arg(secs("send-timeout", "60", "Time one write may wait for a client that stopped reading"))
-        .arg(secs("shutdown-timeout", "30", "Time in-flight responses may take after SIGINT/SIGTERM"))
+        .arg(secs("header-timeout", 1, "60", "Time allowed for a request head (then 408)"))
+        .arg(secs(
+            "keepalive-timeout",
+            0,
+            "75",
+            "Time an idle keep-alive connection stays open (0: no keep-alive, every response says \
+             Connection: close, as nginx's keepalive_timeout 0)",
+        ))
+        .arg(secs("send-timeout", 1, "60", "Time one write may wait for a client that stopped reading"))
+        .arg(secs(
+            "shutdown-timeout",
+            0,
+            "30",
+            "Time in-flight responses may take after SIGINT/SIGTERM (0: do not wait for them)",
+        ))
         .arg(
             Arg::new("max-connections")
                 .long("max-connections")
@@ -323,6 +339,16 @@ pub fn serve_args(m: &ArgMatches) -> Result<ServeArgs, String> {
     config.send_timeout = secs("send-timeout");
     config.max_connections = count("max-connections");
     config.max_requests = count("max-requests");
+    if config.keepalive_timeout.is_zero() {
+        // nginx's `keepalive_timeout 0`: no keep-alive at all. A connection
+        // kept "alive" for zero seconds would be closed just after its
+        // response without a word, and a client reusing it would fail. No
+        // connection waits for a second request now, so the idle timeout is
+        // never used; the header timeout stands in for it, as a zero would
+        // make the deadline sweep run every 10 ms.
+        config.max_requests = 1;
+        config.keepalive_timeout = config.header_timeout;
+    }
     config.small_file_limit =
         m.get_one::<u64>("small-file-limit").copied().unwrap_or(config.small_file_limit);
     let target = LogTarget::parse(m.get_one::<String>("access-log").map_or("off", String::as_str));

@@ -1,0 +1,70 @@
+//! The operations audit of the `waiter` binary (issue 3): flags an operator
+//! gets wrong and a port someone else holds. Each test here failed before its fix.
+//!
+//! - a timeout too large for the clock is refused, not a panic at the first connection;
+//! - `--keepalive-timeout 0` turns keep-alive off, as nginx's `keepalive_timeout 0`.
+
+mod common;
+
+#[test]
+fn timeouts_too_large_for_the_clock_are_refused() {
+    use common::{root_with, wait_exit};
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+
+    let root = root_with("ops-timeouts", &[("a.txt", b"a")]);
+    for flag in ["--header-timeout", "--keepalive-timeout", "--send-timeout", "--shutdown-timeout"] {
+        // Before: accepted, and the first connection (or the shutdown) panicked:
+        // "overflow when adding duration to instant".
+        let mut child = Command::new(env!("CARGO_BIN_EXE_waiter"))
+            .arg("serve")
+            .arg(&root)
+            .args(["--listen", "127.0.0.1:0", flag, "18446744073709551615"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert_eq!(wait_exit(&mut child), Some(2), "{flag}: refused as a bad flag");
+        let mut err = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert!(err.contains("invalid value") && err.contains(flag), "{flag}: says which flag: {err}");
+        assert!(!err.contains("panicked"), "{flag}: no panic: {err}");
+    }
+    for (flag, zero_ok) in [
+        ("--header-timeout", false),
+        ("--send-timeout", false),
+        ("--keepalive-timeout", true),
+        ("--shutdown-timeout", true),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_waiter"))
+            .args(["serve", "/no/such/dir", flag, "0"])
+            .output()
+            .unwrap();
+        // A zero header or send timeout would time every request out: refused.
+        // Zero keep-alive turns it off; zero shutdown time exits at once.
+        let want = if zero_ok { 1 } else { 2 }; // 1: the missing root, after the flags passed
+        assert_eq!(out.status.code(), Some(want), "{flag} 0: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn keepalive_timeout_zero_turns_keep_alive_off() {
+    use common::{connect, kill, root_with, spawn, wait_exit};
+    use std::io::{Read, Write};
+
+    let root = root_with("ops-keepalive0", &[("a.txt", b"a")]);
+    let mut server = spawn(&[], &root, &["--workers", "1", "--keepalive-timeout", "0"]);
+    let mut stream = connect(server.addr);
+    stream.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    // Before: no Connection header, then closed silently within 10 ms, so a
+    // client reusing the connection failed.
+    assert!(text.contains("\r\nConnection: close\r\n"), "the response says it closes: {text}");
+    kill(server.child.id(), "TERM");
+    assert_eq!(wait_exit(&mut server.child), Some(0), "clean exit");
+    let _ = std::fs::remove_dir_all(root);
+}
