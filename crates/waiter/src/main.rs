@@ -98,6 +98,7 @@ fn serve(args: ServeArgs) -> io::Result<ExitCode> {
     let main_loop = Loop::new()?;
     let mut watch = main_loop.signals(&signals)?;
 
+    refuse_if_in_use(args.listen)?;
     let (done_tx, done_rx) = mpsc::channel::<io::Result<()>>();
     let mut workers = Vec::with_capacity(args.workers);
     let mut addr = args.listen;
@@ -157,6 +158,29 @@ fn serve(args: ServeArgs) -> io::Result<ExitCode> {
         }
     }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Fails with `AddrInUse` when something already listens on `addr`.
+///
+/// The workers' listeners share their port through `SO_REUSEPORT`, which
+/// also lets them bind next to another process's `SO_REUSEPORT` listener of
+/// the same user: a second `waiter serve` on a port the first one holds
+/// would start and silently take half of its connections. A plain bind
+/// (std sets only `SO_REUSEADDR`, so a port in `TIME_WAIT` is still free)
+/// is refused by any listener, as nginx's bind is; it is closed at once, so
+/// the workers can then bind.
+fn refuse_if_in_use(addr: SocketAddr) -> io::Result<()> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    match std::net::TcpListener::bind(addr) {
+        Ok(_probe) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+            Err(io::Error::new(e.kind(), format!("listen on {addr}: {e}")))
+        }
+        // Anything else (no such address, no permission) is for the workers' bind to report.
+        Err(_) => Ok(()),
+    }
 }
 
 /// Starts worker `n` listening on `addr`; returns its stopper and bound address. The

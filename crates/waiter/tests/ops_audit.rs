@@ -2,7 +2,8 @@
 //! gets wrong and a port someone else holds. Each test here failed before its fix.
 //!
 //! - a timeout too large for the clock is refused, not a panic at the first connection;
-//! - `--keepalive-timeout 0` turns keep-alive off, as nginx's `keepalive_timeout 0`.
+//! - `--keepalive-timeout 0` turns keep-alive off, as nginx's `keepalive_timeout 0`;
+//! - a port another `waiter serve` already listens on is refused, as nginx's bind is.
 
 mod common;
 
@@ -66,5 +67,33 @@ fn keepalive_timeout_zero_turns_keep_alive_off() {
     assert!(text.contains("\r\nConnection: close\r\n"), "the response says it closes: {text}");
     kill(server.child.id(), "TERM");
     assert_eq!(wait_exit(&mut server.child), Some(0), "clean exit");
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn a_port_another_server_listens_on_is_refused() {
+    use common::{kill, root_with, spawn, wait_exit};
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+
+    let root = root_with("ops-port", &[("a.txt", b"a")]);
+    let mut first = spawn(&[], &root, &["--workers", "2"]);
+    let listen = first.addr.to_string();
+    let mut second = Command::new(env!("CARGO_BIN_EXE_waiter"))
+        .arg("serve")
+        .arg(&root)
+        .args(["--listen", &listen])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Before: SO_REUSEPORT let the second bind next to the first, and the two
+    // servers split the connections between them without a word.
+    assert_eq!(wait_exit(&mut second), Some(1), "the second server exits");
+    let mut err = String::new();
+    second.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(err.contains(&listen) && err.contains("in use"), "says the address is in use: {err}");
+    kill(first.child.id(), "TERM");
+    assert_eq!(wait_exit(&mut first.child), Some(0), "the first one still runs, and stops cleanly");
     let _ = std::fs::remove_dir_all(root);
 }
