@@ -62,8 +62,18 @@ pub(crate) struct ImmediateQueue {
     /// INVARIANT: ids strictly increase from front to back.
     pub(crate) queue: VecDeque<(u64, Labeled)>,
     /// Cleared immediates still in `queue`.
+    /// INVARIANT: every id here is in `queue` (so `cleared.len() <= queue.len()`).
     pub(crate) cleared: HashSet<u64>,
     pub(crate) next_id: u64,
+}
+
+impl ImmediateQueue {
+    /// Whether an immediate that was not cleared waits: only those keep the
+    /// loop alive and poll from blocking (Node's `clearImmediate` drops the
+    /// immediate's reference at once).
+    pub(crate) fn has_live(&self) -> bool {
+        self.queue.len() > self.cleared.len()
+    }
 }
 
 /// The loop's state. Only ever touched from the thread that created it.
@@ -427,7 +437,7 @@ impl Loop {
         i.refs.get() > 0
             || i.work.borrow().len() > 0
             || !i.pending.borrow().is_empty()
-            || !i.immediates.borrow().queue.is_empty()
+            || i.immediates.borrow().has_live()
             || !i.closing.borrow().is_empty()
             || !i.next_ticks.borrow().is_empty()
             || !i.microtasks.borrow().is_empty()

@@ -110,7 +110,7 @@ impl Loop {
         let i = &self.inner;
         if i.stopped.get()
             || !i.pending.borrow().is_empty()
-            || !i.immediates.borrow().queue.is_empty()
+            || i.immediates.borrow().has_live()
             || !i.closing.borrow().is_empty()
             || !self.is_alive()
         {

@@ -547,3 +547,20 @@ fn a_watchdog_report_may_turn_the_watchdog_off() {
     assert_eq!(reports.get(), 1, "one report, then the watchdog was off");
     assert!(!lp.is_alive());
 }
+
+/// `clearImmediate` drops the immediate's hold on the loop at once. Before,
+/// a cleared immediate kept `is_alive()` true until a check phase popped
+/// it: the loop ran a tick it had no reason to run, and an unref'd timer
+/// due by then fired (`unref timer: must not fire`, unlike node).
+#[test]
+fn a_cleared_immediate_does_not_keep_the_loop_alive() {
+    check_against_node("cleared_immediate_liveness", |lp, out| {
+        lp.set_timeout(ms(1), out.cb("unref timer: must not fire")).unwrap().unref();
+        let immediate = lp.set_immediate(out.cb("cleared immediate: must not run"));
+        assert!(lp.is_alive());
+        immediate.clear();
+        assert!(!lp.is_alive(), "only an unref'd timer and a cleared immediate are left");
+        spin(ms(5));
+        out.log("main end");
+    });
+}
