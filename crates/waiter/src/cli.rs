@@ -138,7 +138,7 @@ pub fn command() -> Command {
                 .value_name("off|stdout|PATH")
                 .default_value("off")
                 .help(
-                "Access log: off, stdout, or a file appended to (buffered 64 KiB / 1 s; SIGHUP reopens it)",
+                "Access log: off, stdout, or a file appended to (buffered 64 KiB / 1 s; SIGHUP or SIGUSR1 reopens it)",
             ),
         )
         .arg(

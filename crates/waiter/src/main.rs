@@ -1,12 +1,15 @@
 //! `waiter`: the command-line entry point. `waiter serve [ROOT]` runs the static file server;
 //! `waiter load URL` loads an HTTP server (see [`load`]).
 //!
-//! The process model is nginx's: the main thread blocks SIGINT, SIGTERM and
-//! SIGHUP before any other thread exists (so they reach its signalfd only),
-//! starts N worker threads, each with its own loop and `SO_REUSEPORT`
-//! listener, and then waits for a signal. SIGINT/SIGTERM stop the workers
-//! gracefully, bounded by `--shutdown-timeout`; SIGHUP asks every worker to
-//! reopen its access log file (at its next flush, within a second).
+//! The process model is nginx's: the main thread blocks SIGINT, SIGTERM,
+//! SIGQUIT, SIGHUP and SIGUSR1 before any other thread exists (so they reach
+//! its signalfd only), starts N worker threads, each with its own loop and
+//! `SO_REUSEPORT` listener, and then waits for a signal. SIGINT/SIGTERM stop
+//! the workers gracefully, bounded by `--shutdown-timeout`, and so does
+//! SIGQUIT, nginx's graceful stop; SIGHUP asks every worker to reopen its
+//! access log file (at its next flush, within a second), and so does
+//! SIGUSR1, the signal nginx reopens its logs on, which the logrotate
+//! scripts written for nginx send (its default action ended the process).
 //!
 //! With `--user NAME` (see [`privileges`]) the workers bind their listeners
 //! and open the access log, then wait; the main thread drops root's
@@ -93,7 +96,7 @@ struct WorkerThread {
 }
 
 fn serve(args: ServeArgs) -> io::Result<ExitCode> {
-    let signals = [Signal::INT, Signal::TERM, Signal::HUP];
+    let signals = [Signal::INT, Signal::TERM, Signal::QUIT, Signal::HUP, Signal::USR1];
     waiter_loop::block_signals(&signals)?;
     let main_loop = Loop::new()?;
     let mut watch = main_loop.signals(&signals)?;
@@ -130,7 +133,7 @@ fn serve(args: ServeArgs) -> io::Result<ExitCode> {
     let signal = main_loop.block_on(async {
         loop {
             let signal = watch.recv().await;
-            if signal != Signal::HUP {
+            if signal != Signal::HUP && signal != Signal::USR1 {
                 return signal;
             }
             // Every worker's configuration shares the generation this bumps.

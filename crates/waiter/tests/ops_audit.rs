@@ -3,7 +3,10 @@
 //!
 //! - a timeout too large for the clock is refused, not a panic at the first connection;
 //! - `--keepalive-timeout 0` turns keep-alive off, as nginx's `keepalive_timeout 0`;
-//! - a port another `waiter serve` already listens on is refused, as nginx's bind is.
+//! - a port another `waiter serve` already listens on is refused, as nginx's bind is;
+//! - SIGUSR1 reopens the access log and SIGQUIT stops gracefully, as in nginx
+//!   (their default actions killed the process: logrotate scripts written for
+//!   nginx send USR1).
 
 mod common;
 
@@ -96,4 +99,36 @@ fn a_port_another_server_listens_on_is_refused() {
     kill(first.child.id(), "TERM");
     assert_eq!(wait_exit(&mut first.child), Some(0), "the first one still runs, and stops cleanly");
     let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn usr1_reopens_the_log_and_quit_stops_gracefully_as_in_nginx() {
+    use common::{connect, get, kill, root_with, spawn, wait_exit, TIMEOUT};
+    use std::time::{Duration, Instant};
+
+    let root = root_with("ops-signals", &[("a.txt", b"hello")]);
+    let dir = root_with("ops-signals-logs", &[]);
+    let log = dir.join("access.log");
+    let mut server = spawn(&[], &root, &["--workers", "1", "--access-log", log.to_str().unwrap()]);
+    assert_eq!(get(&mut connect(server.addr), "/a.txt", 5), b"hello", "first request");
+    let deadline = Instant::now() + TIMEOUT;
+    while std::fs::read_to_string(&log).unwrap_or_default().is_empty() {
+        assert!(Instant::now() < deadline, "the first line was never written");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::rename(&log, dir.join("access.log.1")).unwrap();
+    // Before: "User defined signal 1", the process gone.
+    kill(server.child.id(), "USR1");
+    while !log.exists() {
+        assert!(server.child.try_wait().unwrap().is_none(), "USR1 ended the server");
+        assert!(Instant::now() < deadline, "the log was not reopened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut idle = connect(server.addr);
+    assert_eq!(get(&mut idle, "/a.txt", 5), b"hello", "served after USR1");
+    // Before: the default action (core dump), with an idle keep-alive open.
+    kill(server.child.id(), "QUIT");
+    assert_eq!(wait_exit(&mut server.child), Some(0), "SIGQUIT: a clean, graceful exit");
+    let _ = std::fs::remove_dir_all(root);
+    let _ = std::fs::remove_dir_all(dir);
 }
