@@ -37,8 +37,7 @@
 //! .unwrap();
 //! ```
 #![deny(missing_docs)]
-// One `unsafe` block, at a syscall (wire.rs: SO_RCVLOWAT).
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 mod client;
 mod config;

@@ -5,7 +5,6 @@ use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{IpAddr, Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd};
 use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
@@ -102,7 +101,7 @@ impl Stream {
     /// reported readable only once `bytes` are queued (or at its end).
     pub(crate) fn set_read_mark(&self, bytes: usize) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => set_rcvlowat(s, bytes),
+            Stream::Tcp(s) => s.set_recv_lowat(u32::try_from(bytes).unwrap_or(u32::MAX)),
             Stream::Unix(_) => Ok(()),
         }
     }
@@ -149,24 +148,6 @@ impl Stream {
                 return Err(Error::Closed("the server closed the connection".into()));
             }
         }
-    }
-}
-
-/// Sets `SO_RCVLOWAT`: the socket is reported readable once `bytes` are queued.
-fn set_rcvlowat(tcp: &TcpStream, bytes: usize) -> io::Result<()> {
-    let value = bytes.clamp(1, i32::MAX as usize) as libc::c_int;
-    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    let fd = tcp.as_fd().as_raw_fd();
-    // SAFETY: `fd` is the live socket `tcp` owns; `value` is a c_int passed
-    // with its size, which the kernel copies.
-    #[allow(unsafe_code)]
-    let rc = unsafe {
-        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVLOWAT, (&value as *const libc::c_int).cast(), len)
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
     }
 }
 

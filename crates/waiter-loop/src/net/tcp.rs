@@ -282,6 +282,18 @@ impl TcpStream {
         sys::set_int_opt(self.io.fd(), IntOpt::NotSentLowat, bytes.min(i32::MAX as u32) as i32)
     }
 
+    /// Sets `SO_RCVLOWAT`: the socket reports readable, and a read returns,
+    /// only once `bytes` are queued (or the peer has ended the stream), so a
+    /// reader that wants a batch is not woken for each small arrival. 1 is
+    /// the kernel's default.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's `setsockopt` error.
+    pub fn set_recv_lowat(&self, bytes: u32) -> io::Result<()> {
+        sys::set_int_opt(self.io.fd(), IntOpt::RecvLowat, bytes.clamp(1, i32::MAX as u32) as i32)
+    }
+
     /// Sets `SO_KEEPALIVE`: the kernel probes an idle connection, so a peer
     /// that vanished without a word is eventually noticed (after about two
     /// hours by default).

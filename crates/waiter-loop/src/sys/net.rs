@@ -338,12 +338,16 @@ pub(crate) enum IntOpt {
     /// `TCP_NOTSENT_LOWAT`: the socket is writable (and a write takes bytes)
     /// only while less than this much queued data is still unsent.
     NotSentLowat,
+    /// `SO_RCVLOWAT`: the socket is readable (and a read returns) only once
+    /// this much is queued, or at its end.
+    RecvLowat,
 }
 
 /// Sets `opt` to `value`.
 pub(crate) fn set_int_opt(fd: BorrowedFd<'_>, opt: IntOpt, value: libc::c_int) -> io::Result<()> {
     let (level, name) = match opt {
         IntOpt::NotSentLowat => (libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT),
+        IntOpt::RecvLowat => (libc::SOL_SOCKET, libc::SO_RCVLOWAT),
     };
     setsockopt_int(fd, level, name, value)
 }
@@ -441,7 +445,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn notsent_lowat_is_set() {
+    fn low_water_marks_are_set() {
         use std::os::fd::AsFd;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -450,6 +454,8 @@ mod tests {
             getsockopt_int(stream.as_fd(), libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT).unwrap(),
             16384
         );
+        set_int_opt(stream.as_fd(), IntOpt::RecvLowat, 4096).unwrap();
+        assert_eq!(getsockopt_int(stream.as_fd(), libc::SOL_SOCKET, libc::SO_RCVLOWAT).unwrap(), 4096);
     }
 
     #[test]
