@@ -445,16 +445,19 @@ impl Client {
         crate::copy::start(self.handle.0.clone(), self.clone(), sql).await
     }
 
-    /// Whether the connection, with nothing in flight, sits inside a
-    /// transaction block that nobody ended.
-    pub(crate) fn idle_in_transaction(&self) -> bool {
-        self.shared().idle_in_transaction()
+    /// Whether the connection may be left inside a transaction block that
+    /// nobody will end (see `Shared::may_be_in_transaction`).
+    pub(crate) fn may_be_in_transaction(&self) -> bool {
+        self.shared().may_be_in_transaction()
     }
 
     /// Queues `sql` as a simple query whose result nobody reads (ROLLBACK on drop).
     pub(crate) fn send_and_forget(&self, sql: &str) {
         if let Ok(response) = self.shared().send(|buf| frontend::query(sql, buf).map_err(Error::io)) {
             response.abandon();
+            if sql == "ROLLBACK" {
+                response.mark_ends_transaction();
+            }
         }
     }
 }

@@ -99,6 +99,9 @@ pub(crate) struct Response {
     done: Cell<bool>,
     /// Set when nobody will read the rest: later messages are dropped.
     abandoned: Cell<bool>,
+    /// Set on a forgotten `ROLLBACK`: whatever runs before it, the session
+    /// is outside any transaction block once it has run.
+    ends_transaction: Cell<bool>,
     /// The connection's failure, once it failed before `ReadyForQuery`.
     failed: RefCell<Option<Error>>,
     waker: Cell<Option<Waker>>,
@@ -151,6 +154,12 @@ impl Response {
     pub(crate) fn abandon(&self) {
         self.abandoned.set(true);
         self.messages.borrow_mut().clear();
+    }
+
+    /// Marks this request as a `ROLLBACK` that ends whatever transaction
+    /// block the requests before it left open.
+    pub(crate) fn mark_ends_transaction(&self) {
+        self.ends_transaction.set(true);
     }
 
     pub(crate) fn is_done(&self) -> bool {
@@ -339,10 +348,17 @@ impl Shared {
         .await
     }
 
-    /// Whether every request has been answered and the last answer said
-    /// the session is inside a transaction block (open or failed).
-    pub(crate) fn idle_in_transaction(&self) -> bool {
-        self.queue.borrow().is_empty() && self.transaction_status.get() != b'I'
+    /// Whether the session may be left inside a transaction block that
+    /// nobody will end: with nothing in flight, the last answer said it is
+    /// in one (open or failed); with requests in flight (their callers gone:
+    /// a dropped or timed-out statement after a `BEGIN`, or a script that
+    /// begins one), unless the last of them is a forgotten `ROLLBACK`, their
+    /// effect on it is not known yet.
+    pub(crate) fn may_be_in_transaction(&self) -> bool {
+        match self.queue.borrow().back() {
+            None => self.transaction_status.get() != b'I',
+            Some(last) => !last.ends_transaction.get(),
+        }
     }
 
     /// Whether `response` is the one the server is working on now.

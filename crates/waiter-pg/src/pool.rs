@@ -652,9 +652,11 @@ impl Pool {
         // A checkout that ended inside a transaction block (a BEGIN without
         // the Transaction guard, then an early return) would hand the next
         // borrower its open transaction, or 25P02 for everything once it had
-        // failed: it is rolled back first (queued, so it runs before anything
-        // the next borrower sends).
-        if client.idle_in_transaction() {
+        // failed, and the next borrower's writes would vanish with it: it is
+        // rolled back first (queued, so it runs before anything the next
+        // borrower sends). So is one that left a statement running, which
+        // may be inside such a block (outside one, ROLLBACK only warns).
+        if client.may_be_in_transaction() {
             client.send_and_forget("ROLLBACK");
         }
         let client = client.with_timeout(None);

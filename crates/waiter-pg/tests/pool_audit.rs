@@ -296,3 +296,33 @@ fn callers_in_line_when_the_server_goes_away_fail_instead_of_waiting_out_their_t
         assert_eq!((s.size, s.in_use, s.idle, s.waiting), (0, 0, 0, 0), "{s:?}");
     });
 }
+
+#[test]
+fn a_checkout_given_back_with_a_statement_running_inside_begin_is_rolled_back_before_reuse() {
+    run(async {
+        let pool = Pool::new(config(), PoolOptions { max_size: 1, ..Default::default() });
+        let t = format!("pool_audit_abandoned_{}", std::process::id());
+        {
+            let client = pool.get().await.unwrap();
+            client
+                .batch_execute(&format!("DROP TABLE IF EXISTS {t}; CREATE TABLE {t} (id int)"))
+                .await
+                .unwrap();
+            client.batch_execute("BEGIN").await.unwrap();
+            // A statement whose caller goes away while it runs: the checkout
+            // goes back with it in flight, inside the open block.
+            let mut running = Box::pin(client.simple_query("SELECT pg_sleep(0.2)"));
+            assert!(poll_once(&mut running).await.is_pending());
+        }
+        // The next borrower's write is committed, not run inside the block
+        // left open and then silently rolled back with it.
+        {
+            let client = pool.get().await.unwrap();
+            client.execute(&format!("INSERT INTO {t} VALUES (1)"), &[]).await.unwrap();
+        }
+        let client = pool.get().await.unwrap();
+        let rows = client.simple_query(&format!("SELECT count(*) FROM {t}")).await.unwrap();
+        assert_eq!(rows[0].rows[0].get::<i64>(0), 1, "the second borrower's INSERT was lost");
+        client.batch_execute(&format!("DROP TABLE {t}")).await.unwrap();
+    });
+}
