@@ -3,8 +3,11 @@
 //! [`App`] accepts connections on a loop and runs one task per connection:
 //! read a head with [`request::parse_with`] (its limits and its 400, 414,
 //! 431 and 505 answers, as the static server gives them), read a
-//! `Content-Length` body up to [`AppConfig::max_body`] (413 beyond it; a
-//! chunked body is answered 411), call the handler with an owned
+//! `Content-Length` or chunked body up to [`AppConfig::max_body`] (413
+//! beyond it; the chunked coding is decoded by `chunked.rs`, after which the
+//! connection stays alive as after a `Content-Length` body; `Content-Length`
+//! with `Transfer-Encoding`, and `Transfer-Encoding` in HTTP/1.0, are the
+//! parser's 400 and a close: RFC 9112 §6.1, §6.3), call the handler with an owned
 //! [`Request`], and write its [`Response`] behind a [`ResponseHead`]
 //! (`Date`, `Content-Length`, `Connection`; to HEAD, the head alone). Requests on one connection are
 //! answered one after the other, so pipelined responses leave in order.
@@ -52,6 +55,7 @@ use std::time::{Duration, SystemTime};
 use waiter_loop::net::{ListenOptions, TcpListener, TcpStream};
 use waiter_loop::{yield_to_loop, Loop, Timer};
 
+use crate::chunked;
 use crate::deadline::{Deadline, Deadlines, When};
 use crate::request::{self, Body, Limits, Version};
 use crate::response::{DateCache, HeaderValue, ResponseHead};
@@ -106,7 +110,7 @@ pub struct Request {
     pub version: Version,
     /// Every header line in order: name as sent, value without surrounding whitespace.
     pub headers: Vec<(String, Vec<u8>)>,
-    /// The body (`Content-Length` bytes; empty without one).
+    /// The body (`Content-Length` bytes, or a chunked body decoded, its trailers dropped; empty without one).
     pub body: Vec<u8>,
 }
 
@@ -376,9 +380,23 @@ where
             }
         };
         served += 1;
+        let mut keep_alive = keep_alive;
         match body {
             Body::None => {}
-            Body::Chunked => return Box::pin(refuse(shared, stream, Status::LENGTH_REQUIRED)).await,
+            Body::Chunked if !only_chunked(&request.headers) => {
+                return Box::pin(refuse(shared, stream, Status::NOT_IMPLEMENTED)).await
+            }
+            Body::Chunked => {
+                // Boxed: rare, and its decoder need not sit in every connection's future.
+                match Box::pin(read_chunked(shared, stream, timer, &mut buf, expect)).await? {
+                    Ok(body) => request.body = body,
+                    Err(close) => return Ok(close),
+                }
+                // The parser gives a chunked request no keep-alive (it cannot
+                // skip the body); read whole, it can, as a `Content-Length`
+                // body the handler reads (with `Expect`, closed after, as those).
+                keep_alive = !expect && !asks_to_close(&request.headers);
+            }
             Body::Length(n) if n > config.max_body => {
                 return Box::pin(refuse(shared, stream, Status::CONTENT_TOO_LARGE)).await
             }
@@ -401,7 +419,7 @@ where
                 request.body = buf.take(n);
             }
         }
-        let keep_alive = keep_alive && served < config.max_requests;
+        keep_alive &= served < config.max_requests;
         // A response to HEAD has no content (RFC 9110 §9.3.2): its length is
         // announced, its bytes are not sent (they would be read as the start
         // of the next response).
@@ -412,6 +430,70 @@ where
             return Ok(Close::AfterResponse);
         }
     }
+}
+
+/// Reads and decodes a chunked body (RFC 9112 §7.1) from `buf` and the
+/// socket, under the same limit and timeout as a `Content-Length` body:
+/// `max_body` decoded bytes (413 before a byte past it is kept) and
+/// `body_timeout` for the whole body. Bytes after it stay in `buf` for the
+/// next request. `Err` is how the connection ends when the body is refused
+/// (answered first) or never comes.
+async fn read_chunked<H>(
+    shared: &Shared<H>,
+    stream: &TcpStream,
+    timer: &Deadline,
+    buf: &mut ReadBuf,
+    expect: bool,
+) -> io::Result<Result<Vec<u8>, Close>> {
+    let config = &shared.config;
+    let limits = &config.limits;
+    let mut decoder = chunked::Decoder::new(chunked::ChunkedLimits {
+        max_body: config.max_body,
+        max_size_line: limits.max_field_line,
+        max_extensions: limits.max_field_line,
+        max_trailers: limits.max_head,
+    });
+    let mut body = Vec::new();
+    let mut deadline = None;
+    loop {
+        match decoder.decode(buf.pending(), &mut body) {
+            Ok(used) => buf.consume(used),
+            Err(e) => return refuse(shared, stream, e.status()).await.map(Err),
+        }
+        if decoder.is_done() {
+            return Ok(Ok(body));
+        }
+        if expect && deadline.is_none() {
+            // Once, as for a `Content-Length` body: when it has not all arrived with the head.
+            write(shared, stream, b"HTTP/1.1 100 Continue\r\n\r\n", &[]).await?;
+        }
+        let deadline = *deadline.get_or_insert_with(|| shared.lp.now() + config.body_timeout);
+        match wire::read_more(&shared.scratch, stream, timer, buf, deadline).await? {
+            Some(true) => {}
+            Some(false) => return refuse(shared, stream, Status::REQUEST_TIMEOUT).await.map(Err),
+            None => return Ok(Err(Close::Now)),
+        }
+    }
+}
+
+/// Whether the `Transfer-Encoding` lines of `headers` name `chunked` alone:
+/// the parser admits registered codings before it (`gzip, chunked`), which
+/// this server would hand the handler undecoded, so they are 501 (RFC 9112
+/// §6.1: a coding the server does not understand).
+fn only_chunked(headers: &[(String, Vec<u8>)]) -> bool {
+    headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("transfer-encoding"))
+        .flat_map(|(_, value)| value.split(|&b| b == b','))
+        .all(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+}
+
+/// Whether a `Connection` header of `headers` holds `close` (the parser
+/// decides keep-alive itself, but gives a chunked request none).
+fn asks_to_close(headers: &[(String, Vec<u8>)]) -> bool {
+    headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("connection")).any(|(_, value)| {
+        value.split(|&b| b == b',').any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
+    })
 }
 
 /// A parsed head as the handler gets it, with the body's framing, whether

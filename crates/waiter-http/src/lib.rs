@@ -72,6 +72,7 @@ pub mod access_log;
 pub mod app;
 pub mod autoindex;
 mod calendar;
+mod chunked;
 pub mod conditional;
 pub mod config;
 mod conn;

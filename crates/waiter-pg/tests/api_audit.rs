@@ -225,3 +225,26 @@ fn a_database_that_is_down_is_503_without_a_wait_and_served_again_when_back() {
     }
     assert_eq!(get(server.addr, "/slow").status, 200);
 }
+
+#[test]
+fn a_user_posted_with_a_chunked_body_is_created() {
+    // As Node's fetch or http.request with a streamed body sends it: no
+    // Content-Length, the JSON in chunks split mid-token; a request
+    // pipelined after it is answered in turn.
+    let server = start(common::cluster().port);
+    let body = serde_json::json!({ "name": "chunked Zoë", "email": "c@d.e" }).to_string();
+    let (a, b) = body.split_at(7);
+    let request = format!(
+        "POST /users HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
+         {:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\nGET /users/1 HTTP/1.1\r\nHost: t\r\n\r\n",
+        a.len(),
+        b.len()
+    );
+    let replies = exchange(server.addr, request.as_bytes(), &[false, false]);
+    assert_eq!(replies[0].status, 201, "{}\n{}", replies[0].head, replies[0].body);
+    let row: serde_json::Value = serde_json::from_str(&replies[0].body).unwrap();
+    assert_eq!((row["name"].as_str(), row["email"].as_str()), (Some("chunked Zoë"), Some("c@d.e")));
+    assert_eq!(replies[1].status, 200, "the pipelined GET");
+    let read = get(server.addr, replies[0].header("location").expect("a Location"));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&read.body).unwrap(), row);
+}
