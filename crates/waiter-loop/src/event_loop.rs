@@ -19,7 +19,7 @@ use crate::remote::{Handle, Remote};
 use crate::signal::SignalState;
 use crate::slab::Slab;
 use crate::task::Task;
-use crate::timer::{delay_nanos, Removed, Timer, TimerCallback, TimerHeap};
+use crate::timer::{delay_nanos, Removed, Timer, TimerCallback, TimerHeap, MIN_CALLBACK_DELAY};
 use crate::watch::Watcher;
 use crate::work::WorkDone;
 
@@ -339,8 +339,13 @@ impl Loop {
         Rc::downgrade(&self.inner)
     }
 
-    /// Runs `f` once `delay` has elapsed (Node's `setTimeout`). A zero delay
-    /// fires in the next timers phase. The returned [`Timer`] clears it.
+    /// Runs `f` once `delay` has elapsed (Node's `setTimeout`). The returned
+    /// [`Timer`] clears it.
+    ///
+    /// A delay under 1 ms is 1 ms, as Node sets a delay "less than 1" to 1:
+    /// `set_timeout(ZERO, g)` started after `set_timeout(1 ms, f)` runs after
+    /// `f`. Unlike Node, which also sets delays over 2147483647 ms (24.8 days)
+    /// to 1 ms, a long delay is kept as given (up to the clock's range).
     ///
     /// # Errors
     ///
@@ -356,22 +361,24 @@ impl Loop {
     /// lp.run().unwrap(); // returns at once: nothing is left to wait for
     /// ```
     pub fn set_timeout<F: FnOnce(&Loop) + 'static>(&self, delay: Duration, f: F) -> io::Result<Timer> {
-        self.start_timer(delay, TimerCallback::Once(Box::new(f)), std::any::type_name::<F>())
+        self.start_timer(
+            delay.max(MIN_CALLBACK_DELAY),
+            TimerCallback::Once(Box::new(f)),
+            std::any::type_name::<F>(),
+        )
     }
 
     /// Runs `f` every `interval` until cleared (Node's `setInterval`).
     ///
+    /// An interval under 1 ms is 1 ms, as in Node (`setInterval(f, 0)` runs
+    /// every millisecond, never every tick); a long one is kept as given, as
+    /// in [`set_timeout`](Loop::set_timeout).
+    ///
     /// # Errors
     ///
-    /// `InvalidInput` when `interval` is zero or overflows the loop's clock
-    /// (a zero interval would starve the loop).
+    /// `InvalidInput` when `interval` overflows the loop's clock.
     pub fn set_interval<F: FnMut(&Loop) + 'static>(&self, interval: Duration, f: F) -> io::Result<Timer> {
-        if interval.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "set_interval: the interval must be > 0",
-            ));
-        }
+        let interval = interval.max(MIN_CALLBACK_DELAY);
         self.start_timer(interval, TimerCallback::Repeat(Box::new(f)), std::any::type_name::<F>())
     }
 

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::event_loop::{Loop, Phase};
-use crate::timer::Timer;
+use crate::timer::{Timer, MIN_CALLBACK_DELAY};
 
 /// Counters the loop keeps as it runs.
 #[derive(Default)]
@@ -207,8 +207,16 @@ impl Loop {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for a zero or overflowing resolution.
+    /// `InvalidInput` for a zero or overflowing resolution. One under 1 ms
+    /// samples every 1 ms, the shortest [`set_interval`](Loop::set_interval).
     pub fn monitor_event_loop_delay(&self, resolution: Duration) -> std::io::Result<Timer> {
+        if resolution.is_zero() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "monitor_event_loop_delay: the resolution must be > 0",
+            ));
+        }
+        let resolution = resolution.max(MIN_CALLBACK_DELAY);
         let hist = Rc::new(RefCell::new(Histogram::new()));
         *self.inner.metrics.delay.borrow_mut() = Some(hist.clone());
         let mut expected = Instant::now() + resolution;

@@ -264,6 +264,12 @@ impl TimerHeap {
     }
 }
 
+/// The shortest delay [`Loop::set_timeout`] and [`Loop::set_interval`] take:
+/// Node sets a delay "less than 1 or NaN" to 1 ms, so `setTimeout(f, 0)` is
+/// a 1 ms timer that fires after `setTimeout(g, 1)` started before it.
+/// Futures ([`Loop::sleep`], [`Loop::timeout`]) keep their exact delay.
+pub(crate) const MIN_CALLBACK_DELAY: Duration = Duration::from_millis(1);
+
 /// Converts a user-supplied delay to nanoseconds, rejecting ones that would
 /// overflow the loop's clock (about 584 years) instead of wrapping.
 pub(crate) fn delay_nanos(delay: Duration) -> std::io::Result<u64> {

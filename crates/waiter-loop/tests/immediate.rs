@@ -162,6 +162,8 @@ fn immediate_pending_keeps_poll_from_blocking() {
     })
     .unwrap();
     let far = lp.set_timeout(Duration::from_secs(5), |_| {}).unwrap();
+    // A zero delay is 1 ms (Node's floor): make the timer due at the first timers phase.
+    std::thread::sleep(Duration::from_millis(2));
     let started = std::time::Instant::now();
     while log.borrow().is_empty() {
         assert!(lp.run_once().unwrap());
@@ -186,6 +188,8 @@ fn immediate_from_an_io_callback_runs_before_a_zero_timer() {
             lp.set_timeout(Duration::ZERO, move |lp| push(&l, lp, "timeout")).unwrap();
             let l = log.clone();
             lp.set_immediate(move |lp| push(&l, lp, "immediate"));
+            // The zero delay is 1 ms (Node's floor): due by the next timers phase.
+            std::thread::sleep(Duration::from_millis(2));
         }
     })
     .unwrap();

@@ -127,6 +127,8 @@ fn loop_alive_run_nowait_runs_what_is_due() {
             lp.set_immediate(move |_| log.borrow_mut().push(what));
         }
     }
+    // A zero delay is 1 ms (Node's floor): make the timer due at the first timers phase.
+    std::thread::sleep(Duration::from_millis(2));
     assert!(!lp.run_nowait().unwrap(), "all done in one tick");
     assert_eq!(*log.borrow(), ["timer", "immediate"]);
     assert_closed(&lp);
@@ -225,6 +227,8 @@ fn loop_alive_stop_finishes_the_current_tick() {
         move |_| log.borrow_mut().push("later timer")
     })
     .unwrap();
+    // A zero delay is 1 ms (Node's floor): make the timer due at the first timers phase.
+    std::thread::sleep(Duration::from_millis(2));
     lp.run().unwrap();
     assert_eq!(*log.borrow(), ["timer: stop", "immediate, same tick"], "stop did not stop");
     assert_eq!(lp.metrics().iterations, 1);

@@ -28,9 +28,12 @@
 //! spawned task is first polled from the microtask queue, hence the
 //! `queueMicrotask` wrapper on the JS side. Node's `await` of a settled
 //! value costs one microtask hop while a Rust `.await` on a ready future
-//! does not yield, hence `yield_now()`. Node's `setTimeout(f, 0)` means
-//! 1 ms while waiter's zero delay is due at the next timers phase, so the
-//! programs only use timers whose order Node guarantees.
+//! does not yield, hence `yield_now()`. A delay under 1 ms is 1 ms on both
+//! sides (Node's rule, which `set_timeout` and `set_interval` follow), so
+//! `setTimeout(f, 0)` translates as `set_timeout(Duration::ZERO, f)`. The
+//! programs only use timer orders Node guarantees: a 1 ms timer against an
+//! immediate queued from the main script is not one (the timer wins only if
+//! the first tick starts a millisecond late), hence the programs that spin.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -273,8 +276,9 @@ fn immediate_from_immediate(lp: &Loop, out: &Lines) {
             o2.log("microtask of immediate 1");
             lp.set_immediate(o2.cb("immediate from microtask"));
         });
-        // No spin as in the JS: a zero delay is due at the very next timers phase.
         lp.set_timeout(Duration::ZERO, o.cb("timeout")).unwrap();
+        // As the JS: the 1 ms timer is then certainly due at the next timers phase.
+        spin(ms(3));
     });
     lp.set_immediate(out.cb("immediate 2"));
 }
@@ -671,6 +675,47 @@ fn interval_after_slow_callback(lp: &Loop, out: &Lines) {
     spin(ms(50));
 }
 
+fn zero_timeout_is_one_ms(lp: &Loop, out: &Lines) {
+    lp.set_timeout(ms(1), out.cb("timeout 1 ms, started first")).unwrap();
+    lp.set_timeout(Duration::ZERO, out.cb("timeout 0 ms, started second")).unwrap();
+    out.log("main end");
+}
+
+fn zero_timeout_from_io(lp: &Loop, out: &Lines) {
+    let file = script("zero_timeout_from_io");
+    let o = out.clone();
+    lp.queue_work(
+        move || std::fs::read(file),
+        move |lp, data| {
+            data.expect("the read job panicked").expect("reading the script");
+            o.log("read callback");
+            lp.set_timeout(ms(1), o.cb("timeout 1 ms, started first")).unwrap();
+            lp.set_timeout(Duration::ZERO, o.cb("timeout 0 ms, started second")).unwrap();
+            lp.set_immediate(o.cb("immediate"));
+        },
+    )
+    .unwrap();
+}
+
+fn zero_interval(lp: &Loop, out: &Lines) {
+    let start = Instant::now();
+    let interval: Rc<RefCell<Option<Timer>>> = Rc::default();
+    let runs = Cell::new(0);
+    let (o, slot) = (out.clone(), interval.clone());
+    let timer = lp
+        .set_interval(Duration::ZERO, move |_| {
+            runs.set(runs.get() + 1);
+            let n = runs.get();
+            o.log(format!("interval run {n}"));
+            if n == 3 {
+                slot.borrow().as_ref().expect("the interval was stored").clear();
+                o.log(format!("three runs took at least 3 ms: {}", start.elapsed() >= ms(3)));
+            }
+        })
+        .unwrap();
+    *interval.borrow_mut() = Some(timer);
+}
+
 // ---------------------------------------------------------------------------
 // One test per program, named after what it shows.
 // ---------------------------------------------------------------------------
@@ -709,6 +754,9 @@ node_twins! {
     timers_phase_drains_queues_between_timers: timer_phase_drains;
     refreshed_timer_restarts_from_now: timer_refresh;
     unref_timer_does_not_hold_the_loop: unref_timer;
+    zero_interval_repeats_every_millisecond: zero_interval;
+    zero_timeout_from_io_callback_is_a_one_ms_timer: zero_timeout_from_io;
+    zero_timeout_runs_after_a_one_ms_timer_started_before_it: zero_timeout_is_one_ms;
 }
 
 /// Every program in `tests/js/` has a twin and a test, and every twin a program.

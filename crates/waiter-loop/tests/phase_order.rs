@@ -71,6 +71,8 @@ fn phase_order_one_tick_runs_timers_pending_poll_check_closing() {
     lp.defer(noting("pending"));
     lp.set_timeout(Duration::ZERO, noting("timers")).unwrap();
     lp.next_tick(|lp| note(lp, "main script: next tick"));
+    // A zero delay is 1 ms (Node's floor): make the timer due at the first timers phase.
+    std::thread::sleep(Duration::from_millis(2));
 
     lp.run().unwrap();
     let log = taken();
@@ -125,6 +127,8 @@ fn phase_order_work_done_runs_in_the_poll_phase() {
             lp.defer(noting("pending"));
             lp.set_immediate(noting("check"));
             lp.on_close(noting("closing"));
+            // The zero delay is 1 ms: due by the next timers phase once this has taken 2.
+            std::thread::sleep(Duration::from_millis(2));
         },
     )
     .unwrap();
@@ -161,6 +165,8 @@ fn phase_order_callbacks_a_phase_queues_for_itself_wait_a_tick() {
     lp.set_timeout(Duration::ZERO, |lp| {
         note(lp, "timer");
         lp.set_timeout(Duration::ZERO, |lp| note(lp, "timer from timer")).unwrap();
+        // Due (1 ms) by the next timers phase, yet not run in this one.
+        std::thread::sleep(Duration::from_millis(2));
     })
     .unwrap();
     lp.defer(|lp| {
@@ -175,6 +181,8 @@ fn phase_order_callbacks_a_phase_queues_for_itself_wait_a_tick() {
         note(lp, "closing");
         lp.on_close(|lp| note(lp, "closing from closing"));
     });
+    // The first timer (1 ms, as in Node) is due at the first timers phase.
+    std::thread::sleep(Duration::from_millis(2));
     lp.run().unwrap();
     let log = taken();
     let tick_of =

@@ -74,6 +74,9 @@ fn tick_microtask_main_script_queues_drain_before_the_first_timer() {
     lp.set_immediate(rec(&log, "immediate"));
     lp.queue_microtask(rec(&log, "microtask"));
     lp.next_tick(rec(&log, "next tick"));
+    // Without this the timer-or-immediate order is Node's race too: the zero
+    // delay is 1 ms, due at the first timers phase only if it starts 1 ms late.
+    std::thread::sleep(Duration::from_millis(2));
     lp.run().unwrap();
     assert_eq!(*log.borrow(), ["next tick", "microtask", "timer", "immediate"]);
     assert_closed(&lp);
@@ -125,6 +128,8 @@ fn tick_microtask_deep_recursion_is_iterative_and_starves_nothing_else() {
         let n = n.clone();
         move |lp| lp.next_tick(move |lp| again(lp, n))
     });
+    // A zero delay is 1 ms (Node's floor): make the timer due at the first timers phase.
+    std::thread::sleep(Duration::from_millis(2));
     lp.run().unwrap();
     assert_eq!(n.get(), N);
     // The timer ran in the first tick, before the immediate started the chain.

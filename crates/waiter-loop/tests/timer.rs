@@ -274,20 +274,32 @@ fn timer_refresh_of_an_interval_keeps_it_repeating() {
 }
 
 #[test]
-fn timer_zero_delay_fires_in_the_first_timers_phase() {
+fn timer_zero_delay_is_one_millisecond() {
+    // Node: "When delay is ... less than 1 ..., the delay will be set to 1."
     let lp = Loop::new().unwrap();
     let _guard = guard(&lp);
-    let ticks = Rc::new(RefCell::new(Vec::new()));
+    let started = Instant::now();
+    let fired = Rc::new(RefCell::new(Vec::new()));
     let t = lp
         .set_timeout(Duration::ZERO, {
-            let ticks = ticks.clone();
-            move |lp| ticks.borrow_mut().push(lp.metrics().iterations)
+            let fired = fired.clone();
+            move |_| fired.borrow_mut().push(started.elapsed())
         })
         .unwrap();
     assert!(t.is_active() && t.has_ref());
+    let sub_ms = lp
+        .set_timeout(Duration::from_micros(300), {
+            let fired = fired.clone();
+            move |_| fired.borrow_mut().push(started.elapsed())
+        })
+        .unwrap();
+    assert!(sub_ms.is_active());
     lp.run().unwrap();
-    assert_eq!(*ticks.borrow(), [0], "fires once, in the first tick");
-    assert_eq!(lp.metrics().iterations, 1);
+    let fired = fired.borrow();
+    assert_eq!(fired.len(), 2, "each fires once");
+    for after in fired.iter() {
+        assert!(*after >= Duration::from_millis(1), "a delay under 1 ms fired after {after:?}");
+    }
     assert!(!t.is_active());
     assert_closed(&lp);
 }
@@ -310,12 +322,32 @@ fn timer_duration_max_is_invalid_input_not_a_panic() {
 }
 
 #[test]
-fn timer_set_interval_zero_is_an_error() {
+fn timer_set_interval_zero_repeats_every_millisecond() {
+    // Node's setInterval(f, 0) runs every 1 ms, never once per tick.
     let lp = Loop::new().unwrap();
-    let err = lp.set_interval(Duration::ZERO, |_| unreachable!()).unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
-    assert_eq!(lp.active_handles(), 0, "a refused interval holds no handle");
+    let _guard = guard(&lp);
+    let started = Instant::now();
+    let runs = Rc::new(RefCell::new(Vec::new()));
+    let me: Rc<OnceCell<Timer>> = Rc::default();
+    let t = lp
+        .set_interval(Duration::ZERO, {
+            let (runs, me) = (runs.clone(), me.clone());
+            move |_| {
+                runs.borrow_mut().push(started.elapsed());
+                if runs.borrow().len() == 5 {
+                    me.get().unwrap().clear();
+                }
+            }
+        })
+        .unwrap();
+    me.set(t).unwrap();
     lp.run().unwrap();
+    let runs = runs.borrow();
+    assert_eq!(runs.len(), 5);
+    for (n, after) in runs.iter().enumerate() {
+        let floor = Duration::from_millis(n as u64 + 1);
+        assert!(*after >= floor, "run {} came after {after:?}, before {floor:?}", n + 1);
+    }
     assert_closed(&lp);
 }
 

@@ -27,6 +27,8 @@ fn timer_from_check_zero_delay_fires_in_the_next_tick() {
             note(&log, "check", lp);
             let log = log.clone();
             lp.set_timeout(Duration::ZERO, move |lp| note(&log, "timer", lp)).unwrap();
+            // A zero delay is 1 ms (Node's floor): due by the next timers phase.
+            std::thread::sleep(Duration::from_millis(2));
         }
     });
     lp.run().unwrap();
@@ -48,6 +50,8 @@ fn timer_from_check_runs_before_the_immediates_of_the_next_tick() {
             lp.set_immediate(move |lp| note(&l, "check 2", lp));
             let l = log.clone();
             lp.set_timeout(Duration::ZERO, move |lp| note(&l, "timer", lp)).unwrap();
+            // Due (1 ms) by the next timers phase, which runs before its check phase.
+            std::thread::sleep(Duration::from_millis(2));
         }
     });
     lp.run().unwrap();
@@ -92,6 +96,8 @@ fn timer_from_check_ping_pong_ten_rounds() {
             }
         })
         .unwrap();
+        // The zero delay is 1 ms (Node's floor): due by the next timers phase.
+        std::thread::sleep(Duration::from_millis(2));
     }
     let lp = Loop::new().unwrap();
     let _guard = guard(&lp);

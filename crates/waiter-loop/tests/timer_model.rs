@@ -88,6 +88,8 @@ fn start(lp: &Loop, model: &Shared, delay_ms: u64, on_fire: OnFire) {
     let before = Instant::now();
     let timer = lp.set_timeout(delay, move |lp| fire(lp, &m, id, on_fire)).unwrap();
     let after = Instant::now();
+    // What the loop waits: a delay under 1 ms is 1 ms (Node's floor).
+    let delay = delay.max(Duration::from_millis(1));
     let mut model = model.borrow_mut();
     model.timers.push(timer);
     model.pending.insert(id, Pending { delay, earliest: before + delay, latest: after + delay });

@@ -64,6 +64,8 @@ fn timer_order_zero_delay_timer_started_in_a_timer_waits_for_the_next_tick() {
                 log.borrow_mut().push(("started by a", lp.metrics().iterations))
             })
             .unwrap();
+            // Due (1 ms) before this timers phase ends, yet it must wait.
+            std::thread::sleep(Duration::from_millis(2));
         }
     })
     .unwrap();
@@ -72,6 +74,8 @@ fn timer_order_zero_delay_timer_started_in_a_timer_waits_for_the_next_tick() {
         move |lp| log.borrow_mut().push(("b", lp.metrics().iterations))
     })
     .unwrap();
+    // A zero delay is 1 ms (Node's floor): make the timer due at the first timers phase.
+    std::thread::sleep(Duration::from_millis(2));
     lp.run().unwrap();
     assert_eq!(*log.borrow(), [("a", 0), ("b", 0), ("started by a", 1)]);
     assert_closed(&lp);
@@ -88,6 +92,8 @@ fn timer_order_restarting_itself_does_not_starve_the_loop() {
         log.borrow_mut().push(format!("timer {n} @{}", lp.metrics().iterations));
         if n < 3 {
             lp.set_timeout(Duration::ZERO, move |lp| again(lp, n + 1, log)).unwrap();
+            // Due (1 ms) by the next timers phase: each restart costs one tick.
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
     lp.set_timeout(Duration::ZERO, {
@@ -99,6 +105,8 @@ fn timer_order_restarting_itself_does_not_starve_the_loop() {
         let log = log.clone();
         move |lp| log.borrow_mut().push(format!("immediate @{}", lp.metrics().iterations))
     });
+    // A zero delay is 1 ms (Node's floor): make the timer due at the first timers phase.
+    std::thread::sleep(Duration::from_millis(2));
     lp.run().unwrap();
     assert_eq!(*log.borrow(), ["timer 1 @0", "immediate @0", "timer 2 @1", "timer 3 @2"]);
     assert_closed(&lp);

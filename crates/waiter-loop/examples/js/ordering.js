@@ -4,8 +4,8 @@
 // Where Node differs from waiter, the difference is Node's, not the order's:
 // - Node has no public verb for libuv's pending phase (waiter's `defer`), so
 //   there is no pending line here.
-// - setTimeout(f, 0) means 1 ms in Node: the main script spins 2 ms so the
-//   timer is due in the first timers phase, as waiter's zero delay is.
+// - setTimeout(f, 0) means 1 ms (in waiter too): the main script spins 2 ms
+//   so the timer is due in the first timers phase, as the Rust twin does.
 // - The socket-pair watch becomes a TCP client's 'connect' (poll phase), and
 //   Watch::close its destroy() and 'close' (libuv's close callback). The
 //   thread-pool job is fs.readFile, whose callback runs in the poll phase.
