@@ -1,52 +1,17 @@
 //! The first seed's API server (`examples/api_server.rs`) run as a program
 //! against the test cluster: every route, its status and its JSON.
 
+mod api_example;
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The example's binary: cargo builds examples next to the test binaries
-/// (`target/<profile>/examples/`) whenever it builds the tests.
-fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps/<test>");
-    let bin = profile_dir.join("examples/api_server");
-    assert!(bin.exists(), "{} missing: cargo builds examples with the tests", bin.display());
-    bin
-}
-
-/// The running example; killed (by PID, it is our child) when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use api_example::Server;
 
 fn start() -> Server {
-    let db = common::url("waiter", None);
-    let mut child = Command::new(example_binary())
-        .args(["--listen", "127.0.0.1:0", "--pool", "4", "--db", &db])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the api_server example");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("api_server exited before listening").unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
-    Server { child, addr }
+    api_example::start(&common::url("waiter", None))
 }
 
 /// One request on a fresh connection: `(status line, body)`.
