@@ -343,7 +343,7 @@ where
         }
         // The loop's cached time: no clock read per request.
         let deadline = shared.lp.now() + config.header_timeout;
-        let (mut request, body, keep_alive, expect) = loop {
+        let (mut request, Framing { body, keep_alive, persistent, coded }, expect) = loop {
             // Decided before any wait: the parser's result borrows the buffer
             // and is large, and it must not live in the future across one.
             let refused = if fresh > 0 {
@@ -383,9 +383,10 @@ where
         let mut keep_alive = keep_alive;
         match body {
             Body::None => {}
-            Body::Chunked if !only_chunked(&request.headers) => {
-                return Box::pin(refuse(shared, stream, Status::NOT_IMPLEMENTED)).await
-            }
+            // The parser admits registered codings before `chunked` (`gzip,
+            // chunked`), which this server would hand the handler undecoded:
+            // 501 (RFC 9112 §6.1: a coding the server does not understand).
+            Body::Chunked if coded => return Box::pin(refuse(shared, stream, Status::NOT_IMPLEMENTED)).await,
             Body::Chunked => {
                 // Boxed: rare, and its decoder need not sit in every connection's future.
                 match Box::pin(read_chunked(shared, stream, timer, &mut buf, expect)).await? {
@@ -395,7 +396,7 @@ where
                 // The parser gives a chunked request no keep-alive (it cannot
                 // skip the body); read whole, it can, as a `Content-Length`
                 // body the handler reads (with `Expect`, closed after, as those).
-                keep_alive = !expect && !asks_to_close(&request.headers);
+                keep_alive = persistent && !expect;
             }
             Body::Length(n) if n > config.max_body => {
                 return Box::pin(refuse(shared, stream, Status::CONTENT_TOO_LARGE)).await
@@ -476,30 +477,21 @@ async fn read_chunked<H>(
     }
 }
 
-/// Whether the `Transfer-Encoding` lines of `headers` name `chunked` alone:
-/// the parser admits registered codings before it (`gzip, chunked`), which
-/// this server would hand the handler undecoded, so they are 501 (RFC 9112
-/// §6.1: a coding the server does not understand).
-fn only_chunked(headers: &[(String, Vec<u8>)]) -> bool {
-    headers
-        .iter()
-        .filter(|(name, _)| name.eq_ignore_ascii_case("transfer-encoding"))
-        .flat_map(|(_, value)| value.split(|&b| b == b','))
-        .all(|coding| coding.trim_ascii().eq_ignore_ascii_case(b"chunked"))
+/// What the parser said of a request's body and its connection.
+struct Framing {
+    body: Body,
+    /// The connection may carry another request (the body can be skipped).
+    keep_alive: bool,
+    /// The client lets the connection persist, body aside ([`request::Head::persistent`]).
+    persistent: bool,
+    /// A transfer coding besides `chunked` ([`request::Head::coded`]).
+    coded: bool,
 }
 
-/// Whether a `Connection` header of `headers` holds `close` (the parser
-/// decides keep-alive itself, but gives a chunked request none).
-fn asks_to_close(headers: &[(String, Vec<u8>)]) -> bool {
-    headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("connection")).any(|(_, value)| {
-        value.split(|&b| b == b',').any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
-    })
-}
-
-/// A parsed head as the handler gets it, with the body's framing, whether
-/// the connection may be kept alive and whether the client expects a `100
-/// Continue`; and the bytes the head took. `Err` is the status refusing it.
-type Parsed = ((Request, Body, bool, bool), usize);
+/// A parsed head as the handler gets it, with its framing and whether the
+/// client expects a `100 Continue`; and the bytes the head took. `Err` is
+/// the status refusing it.
+type Parsed = ((Request, Framing, bool), usize);
 
 /// Parses a request head at the start of `bytes` into an owned [`Request`].
 fn parse(bytes: &[u8], limits: &Limits) -> Result<Option<Parsed>, Status> {
@@ -518,7 +510,13 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Option<Parsed>, Status> {
         headers,
         body: Vec::new(),
     };
-    Ok(Some(((request, head.body, head.keep_alive, expect), used)))
+    let framing = Framing {
+        body: head.body,
+        keep_alive: head.keep_alive,
+        persistent: head.persistent,
+        coded: head.coded,
+    };
+    Ok(Some(((request, framing, expect), used)))
 }
 
 /// Writes `response` with one `writev` of the shared head buffer and its

@@ -232,6 +232,13 @@ pub struct Head<'b> {
     pub host: Option<&'b str>,
     /// Whether the connection may carry another request after this one.
     pub keep_alive: bool,
+    /// Whether the client lets the connection persist (HTTP/1.1 without
+    /// `Connection: close`, HTTP/1.0 with `keep-alive`): `keep_alive` without
+    /// the condition that the body can be skipped unread.
+    pub persistent: bool,
+    /// Whether the body has a transfer coding besides `chunked` (`gzip,
+    /// chunked`), which a server that reads the body would have to decode.
+    pub coded: bool,
     /// The body's framing.
     pub body: Body,
     /// The fields the static server uses.
@@ -462,9 +469,22 @@ fn head_from<'b>(
 
     let body = framing.body(version)?;
     framing.expectation(version)?;
-    let keep_alive =
-        !close && (version == Version::Http11 || keep_alive_token) && framing.discardable(body, limits);
-    Ok(Head { method, target, path, version, host, keep_alive, body, fields, raw: &buf[..used] })
+    let persistent = !close && (version == Version::Http11 || keep_alive_token);
+    let keep_alive = persistent && framing.discardable(body, limits);
+    let coded = framing.coded();
+    Ok(Head {
+        method,
+        target,
+        path,
+        version,
+        host,
+        keep_alive,
+        persistent,
+        coded,
+        body,
+        fields,
+        raw: &buf[..used],
+    })
 }
 
 /// `uri-host ":" port`, both present: the authority-form of a CONNECT target.

@@ -28,6 +28,8 @@ struct Codings {
     unknown: bool,
     chunked_seen: bool,
     last_chunked: bool,
+    /// A coding other than `chunked` was applied.
+    other: bool,
 }
 
 /// The codings of IANA's HTTP Transfer Coding Registry (RFC 9112 §7), which
@@ -56,6 +58,7 @@ impl Framing {
             unknown: false,
             chunked_seen: false,
             last_chunked: false,
+            other: false,
         });
         for coding in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
             let chunked = coding.eq_ignore_ascii_case(b"chunked");
@@ -65,7 +68,14 @@ impl Framing {
             codings.unknown |= !KNOWN_CODINGS.iter().any(|known| coding.eq_ignore_ascii_case(known));
             codings.chunked_seen |= chunked;
             codings.last_chunked = chunked;
+            codings.other |= !chunked;
         }
+    }
+
+    /// Whether the body has a transfer coding besides `chunked` (`gzip,
+    /// chunked`): one this server would have to decode to read the body.
+    pub(super) fn coded(&self) -> bool {
+        self.codings.as_ref().is_some_and(|c| c.other)
     }
 
     /// An `Expect` line: a list of expectations, of which we know only
