@@ -30,7 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use waiter_loop::Timer;
 
 use crate::calendar::Utc;
-use crate::request::{Head, Method, Version};
+use crate::request::{Head, Version};
 use crate::response::ResponseHead;
 use crate::server::Worker;
 use crate::status::Status;
@@ -307,12 +307,15 @@ pub fn local_time(secs: u64) -> String {
     )
 }
 
-/// What [`Worker::write_head`] saw for the request being answered.
+/// What [`Worker::write_head`] and the writes saw for the request being answered.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Seen {
     status: Option<Status>,
     head_bytes: u64,
-    content_length: u64,
+    /// Bytes of the response the socket took (head included): what
+    /// actually left, as nginx's `$bytes_sent`, even when the response
+    /// was cut short.
+    sent: u64,
 }
 
 thread_local! {
@@ -340,13 +343,30 @@ const MAX_UNPARSED_LINE: usize = 2048;
 
 /// Called by [`Worker::write_head`] with every response head it writes.
 pub(crate) fn saw_head(worker: &Worker, response: &ResponseHead<'_>, head_bytes: usize) {
-    let content_length = response.content_length.unwrap_or(0);
-    let seen = Seen { status: Some(response.status), head_bytes: head_bytes as u64, content_length };
-    let inside_a_request = CURRENT.with(|c| c.replace(c.get().map(|_| seen)).is_some());
+    let head_bytes = head_bytes as u64;
+    let inside_a_request = CURRENT.with(|c| match c.get() {
+        Some(seen) => {
+            c.set(Some(Seen { status: Some(response.status), head_bytes, ..seen }));
+            true
+        }
+        None => false,
+    });
     if !inside_a_request {
         // Answers outside a parsed request (400, 408): count them here.
-        worker.stats.responded(response.status, head_bytes as u64 + content_length);
+        worker.stats.responded(response.status, head_bytes + response.content_length.unwrap_or(0));
     }
+}
+
+/// Called by `send.rs` with every write the socket took, so that the log
+/// and the counters have what actually left; outside a logged request
+/// (the handler server, the rest of a response `conn::answer_now` began)
+/// it does nothing.
+pub(crate) fn wrote(bytes: usize) {
+    CURRENT.with(|c| {
+        if let Some(seen) = c.get() {
+            c.set(Some(Seen { sent: seen.sent + bytes as u64, ..seen }));
+        }
+    });
 }
 
 /// Runs `respond` (the answer to `head`) as one request: counted for the
@@ -364,12 +384,11 @@ pub(crate) async fn request<F: Future<Output = io::Result<bool>> + Unpin>(
     let seen = scoped.seen;
     worker.stats.request_finished();
     if let Some(status) = seen.status {
-        let body = if head.method == Method::Head { 0 } else { seen.content_length };
-        worker.stats.responded(status, seen.head_bytes + body);
-        // nginx logs a response cut short too; here the bytes are the ones
-        // promised, as the send error carries no count.
+        worker.stats.responded(status, seen.sent);
+        // nginx logs a response cut short (the client gone, a send timeout)
+        // too, with the body bytes that left: `$body_bytes_sent`.
         if let (Some(log), Some(entry)) = (&worker.log, &entry) {
-            log.record(entry, status, body);
+            log.record(entry, status, seen.sent.saturating_sub(seen.head_bytes));
         }
     }
     result

@@ -9,6 +9,8 @@
 //! Every write waits at most the send timeout for the client to make room
 //! (nginx's `send_timeout` is also per write, not per response): a slow
 //! client downloading 1 GiB is fine, one that stopped reading is not.
+//! Every write the socket takes is counted for the access log
+//! ([`crate::access_log::wrote`]), so a response cut short logs what left.
 
 use std::fs::File;
 use std::future::{poll_fn, Future};
@@ -159,6 +161,7 @@ async fn writev(lp: &Loop, stream: &TcpStream, timeout: Duration, pieces: &[&[u8
         if n == 0 {
             return Err(io::Error::new(io::ErrorKind::WriteZero, "writev wrote nothing"));
         }
+        crate::access_log::wrote(n);
         left -= n;
         while first < rest.len() && n >= rest[first].len() {
             n -= rest[first].len();
@@ -184,6 +187,7 @@ async fn sendfile(
     while offset < end {
         let count = (end - offset).min(MAX_SENDFILE) as usize;
         let n = bounded(lp, timeout, stream.sendfile(file, &mut offset, count)).await?;
+        crate::access_log::wrote(n);
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

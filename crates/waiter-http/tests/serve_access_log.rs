@@ -127,3 +127,58 @@ fn unparsed_requests_are_logged() {
     let slow = lines.iter().find(|l| l.status == 408).unwrap_or_else(|| panic!("no 408 line: {text:?}"));
     assert_eq!(slow.request, "GET /a.txt HT", "what arrived of the line");
 }
+
+/// A response cut short logs the body bytes that left, as nginx's
+/// `$body_bytes_sent`, not the length the head promised: here a client that
+/// goes away after the first bytes, and one that stops reading until the
+/// send timeout. Both logged 8388608 before.
+#[test]
+fn a_response_cut_short_logs_the_bytes_sent() {
+    const LEN: usize = 8 << 20;
+    let log = temp_dir().join("access.log");
+    let path = log.clone();
+    let big = vec![b'x'; LEN];
+    let server = start(&[("big.bin", &big)], move |c| {
+        c.access_log = AccessLogConfig::new(LogTarget::File(path), LogFormat::Common);
+        c.send_timeout = std::time::Duration::from_secs(1);
+    });
+    let mut received = 0;
+    let mut stalled = Vec::new();
+    for which in ["gone", "stalled"] {
+        let mut stream = server.connect();
+        stream.write_all(format!("GET /big.bin?{which} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes()).unwrap();
+        // The head and the first body bytes.
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let end = loop {
+            let n = std::io::Read::read(&mut stream, &mut buf).unwrap();
+            assert!(n > 0, "closed before the head");
+            got.extend_from_slice(&buf[..n]);
+            match got.windows(4).position(|w| w == b"\r\n\r\n") {
+                Some(end) if got.len() > end + 4 => break end + 4,
+                _ => {}
+            }
+        };
+        assert!(got.starts_with(b"HTTP/1.1 200 "), "{:?}", String::from_utf8_lossy(&got[..end]));
+        if which == "gone" {
+            received = got.len() - end;
+            // Closed with unread bytes: the server's next write fails.
+            drop(stream);
+        } else {
+            // Kept open and never read again: the server gives up after 1 s.
+            stalled.push(stream);
+        }
+    }
+    // Waits for the stalled response to time out.
+    server.stop();
+    drop(stalled);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Line> = text.lines().map(parse).collect();
+    assert_eq!(lines.len(), 2, "both logged: {text:?}");
+    for line in &lines {
+        assert_eq!(line.status, 200, "{line:?}");
+        assert!(line.bytes < LEN as u64, "the bytes sent, not the promised {LEN}: {line:?}");
+    }
+    let gone = lines.iter().find(|l| l.request.contains("?gone")).expect("the gone line");
+    assert!(gone.bytes >= received as u64, "at least what the client read ({received}): {gone:?}");
+}
