@@ -23,9 +23,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use waiter_loop::net::TcpStream;
 
 use crate::calendar::Utc;
+use crate::conn::Reply;
 use crate::file::Policy;
 use crate::path::percent_encode_into;
-use crate::response::{HeaderValue, ResponseHead};
+use crate::response::HeaderValue;
 use crate::send::{self, Body};
 use crate::server::Worker;
 use crate::status::Status;
@@ -207,21 +208,14 @@ fn reachable(name: &[u8]) -> bool {
 
 /// Sends a listing page: 200, `text/html`, no validators (it changes with
 /// every entry), no body for HEAD.
-pub(crate) async fn send(
-    worker: &Worker,
-    stream: &TcpStream,
-    page: &[u8],
-    keep_alive: bool,
-    is_head: bool,
-) -> io::Result<()> {
+pub(crate) async fn send(worker: &Worker, stream: &TcpStream, page: &[u8], reply: Reply) -> io::Result<()> {
     static HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
-    let mut response = ResponseHead::new(Status::OK);
-    response.keep_alive = keep_alive;
+    let mut response = reply.head(Status::OK);
     response.content_type = Some(&HTML);
     response.content_length = Some(page.len() as u64);
     let mut out = Vec::with_capacity(256);
     worker.write_head(&response, &mut out);
-    let body = if is_head { Body::Empty } else { Body::Memory(vec![page]) };
+    let body = if reply.is_head { Body::Empty } else { Body::Memory(vec![page]) };
     send::send(&worker.lp, stream, worker.config.send_timeout, &out, body).await
 }
 

@@ -425,7 +425,7 @@ async fn respond(worker: &Worker, stream: &TcpStream, head: &Head<'_>, served: u
     // Rare branches are boxed so that the common path's future (moved into
     // its box once per request) stays small.
     if worker.config.status.path.is_some() {
-        if let Some(sent) = Box::pin(crate::stub_status::respond(worker, stream, head, keep_alive)).await {
+        if let Some(sent) = Box::pin(crate::stub_status::respond(worker, stream, head, reply)).await {
             return sent.map(|()| keep_alive);
         }
     }
@@ -460,9 +460,7 @@ async fn respond(worker: &Worker, stream: &TcpStream, head: &Head<'_>, served: u
             };
             send_file(worker, stream, head, &info, keep_alive).await?
         }
-        Lookup::Listing(page) => {
-            Box::pin(crate::autoindex::send(worker, stream, &page, keep_alive, reply.is_head)).await?
-        }
+        Lookup::Listing(page) => Box::pin(crate::autoindex::send(worker, stream, &page, reply)).await?,
         Lookup::Redirect => {
             let location = location(&path, head.path);
             simple(worker, stream, Status::MOVED_PERMANENTLY, reply, |r| r.location = Some(&location)).await?
@@ -490,11 +488,14 @@ fn location(path: &CleanPath, target: &str) -> HeaderValue {
 /// What a response owes the request it answers, beyond its status: whether
 /// the connection stays open, whether the request was HTTP/1.1 (see
 /// [`ResponseHead::http11`]), and whether the body is left out (HEAD).
+/// Every response head is made from one ([`Reply::head`]), so every
+/// response says the same about the connection.
 #[derive(Clone, Copy)]
-struct Reply {
+pub(crate) struct Reply {
     keep_alive: bool,
     http11: bool,
-    is_head: bool,
+    /// The request was HEAD: the body is left out.
+    pub(crate) is_head: bool,
 }
 
 impl Reply {
@@ -507,7 +508,7 @@ impl Reply {
     }
 
     /// A response head with `status`, its `Connection` as this reply needs.
-    fn head<'h>(self, status: Status) -> ResponseHead<'h> {
+    pub(crate) fn head<'h>(self, status: Status) -> ResponseHead<'h> {
         let mut response = ResponseHead::new(status);
         response.keep_alive = self.keep_alive;
         response.http11 = self.http11;

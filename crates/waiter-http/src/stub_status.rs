@@ -28,8 +28,9 @@ use std::time::Duration;
 use waiter_loop::net::TcpStream;
 use waiter_loop::{MetricsSnapshot, Timer};
 
-use crate::request::{Head, Method};
-use crate::response::{HeaderValue, ResponseHead};
+use crate::conn::Reply;
+use crate::request::Head;
+use crate::response::HeaderValue;
 use crate::send::{self, Body};
 use crate::server::Worker;
 use crate::status::Status;
@@ -172,7 +173,7 @@ pub(crate) async fn respond(
     worker: &Worker,
     stream: &TcpStream,
     head: &Head<'_>,
-    keep_alive: bool,
+    reply: Reply,
 ) -> Option<io::Result<()>> {
     let base = worker.config.status.path.as_deref()?;
     let path = head.path.split('?').next().unwrap_or_default();
@@ -184,13 +185,12 @@ pub(crate) async fn respond(
     static TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
     static PROMETHEUS: HeaderValue = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
     let body = if metrics { prometheus(worker) } else { stub_status(worker) };
-    let mut response = ResponseHead::new(Status::OK);
-    response.keep_alive = keep_alive;
+    let mut response = reply.head(Status::OK);
     response.content_type = Some(if metrics { &PROMETHEUS } else { &TEXT });
     response.content_length = Some(body.len() as u64);
     let mut out = Vec::with_capacity(256);
     worker.write_head(&response, &mut out);
-    let body = if head.method == Method::Head { Body::Empty } else { Body::Memory(vec![body.as_bytes()]) };
+    let body = if reply.is_head { Body::Empty } else { Body::Memory(vec![body.as_bytes()]) };
     Some(send::send(&worker.lp, stream, worker.config.send_timeout, &out, body).await)
 }
 

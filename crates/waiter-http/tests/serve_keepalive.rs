@@ -156,3 +156,45 @@ fn stop_closes_idle_connections() {
     server.stop(); // fails the test if the idle connection kept the server from stopping
     assert!(closed_by_server(&mut stream), "idle connection closed");
 }
+
+/// Every kind of response says the same about its connection (RFC 9112
+/// §9.3, as nginx): nothing on a kept-alive HTTP/1.1 connection,
+/// `keep-alive` to an HTTP/1.0 client that asked for it, `close` when it
+/// closes. The listing and status pages said `keep-alive` on 1.1 before.
+#[test]
+fn every_response_says_the_same_about_its_connection() {
+    let server = start(&[("a.txt", b"AAAA"), ("dir/b.txt", b"B")], |c| {
+        c.autoindex = true;
+        c.status.path = Some("/status".into());
+    });
+    let etag = server.get("/a.txt", "").header("ETag").expect("an ETag").to_owned();
+    let requests = [
+        ("GET", "/a.txt", String::new(), 200),
+        ("GET", "/missing", String::new(), 404),
+        ("GET", "/dir", String::new(), 301),
+        ("GET", "/dir/", String::new(), 200),
+        ("HEAD", "/dir/", String::new(), 200),
+        ("GET", "/status", String::new(), 200),
+        ("GET", "/status/metrics", String::new(), 200),
+        ("DELETE", "/a.txt", String::new(), 405),
+        ("GET", "/a.txt", "Range: bytes=0-1\r\n".into(), 206),
+        ("GET", "/a.txt", "Range: bytes=0-0,2-2\r\n".into(), 206),
+        ("GET", "/a.txt", "Range: bytes=9-\r\n".into(), 416),
+        ("GET", "/a.txt", format!("If-None-Match: {etag}\r\n"), 304),
+        ("GET", "/a.txt", "If-Match: \"other\"\r\n".into(), 412),
+    ];
+    let connections = [
+        ("HTTP/1.1", "", None),
+        ("HTTP/1.0", "Connection: keep-alive\r\n", Some("keep-alive")),
+        ("HTTP/1.1", "Connection: close\r\n", Some("close")),
+        ("HTTP/1.0", "", Some("close")),
+    ];
+    for (method, path, extra, status) in &requests {
+        for (version, connection, expected) in connections {
+            let raw = format!("{method} {path} {version}\r\nHost: t\r\n{connection}{extra}\r\n");
+            let r = server.exchange(raw.as_bytes());
+            assert_eq!(r.status, *status, "{raw:?}");
+            assert_eq!(r.header("Connection"), expected, "{raw:?}: {:?}", r.headers);
+        }
+    }
+}
