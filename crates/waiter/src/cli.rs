@@ -103,7 +103,8 @@ pub fn command() -> Command {
             "shutdown-timeout",
             0,
             "30",
-            "Time in-flight responses may take after SIGINT/SIGTERM (0: do not wait for them)",
+            "Time in-flight responses may take after SIGINT/SIGTERM/SIGQUIT (0: do not wait for them); \
+             a second signal meanwhile exits at once (status 1)",
         ))
         .arg(
             Arg::new("max-connections")

@@ -6,7 +6,11 @@
 //! its signalfd only), starts N worker threads, each with its own loop and
 //! `SO_REUSEPORT` listener, and then waits for a signal. SIGINT/SIGTERM stop
 //! the workers gracefully, bounded by `--shutdown-timeout`, and so does
-//! SIGQUIT, nginx's graceful stop; SIGHUP asks every worker to reopen its
+//! SIGQUIT, nginx's graceful stop; a second SIGINT, SIGTERM or SIGQUIT
+//! during that stop exits at once with status 1, as the timeout does (an
+//! operator pressing Ctrl-C twice means "now": Caddy and systemd-style
+//! supervisors escalate the same way, and nginx's TERM after a graceful
+//! QUIT switches to its fast stop); SIGHUP asks every worker to reopen its
 //! access log file (at its next flush, within a second), and so does
 //! SIGUSR1, the signal nginx reopens its logs on, which the logrotate
 //! scripts written for nginx send (its default action ended the process).
@@ -23,14 +27,17 @@ mod config_file;
 mod load;
 mod privileges;
 
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::process::ExitCode;
 use std::sync::mpsc;
+use std::task::Poll;
 use std::time::Instant;
 
 use waiter_http::{Server, Stopper};
-use waiter_loop::{Loop, Signal};
+use waiter_loop::{Loop, Signal, Signals};
 
 use cli::ServeArgs;
 
@@ -130,37 +137,81 @@ fn serve(args: ServeArgs) -> io::Result<ExitCode> {
         main_loop.backend().name(),
     );
 
-    let signal = main_loop.block_on(async {
-        loop {
-            let signal = watch.recv().await;
-            if signal != Signal::HUP && signal != Signal::USR1 {
-                return signal;
-            }
-            // Every worker's configuration shares the generation this bumps.
-            args.config.access_log.reopen();
-        }
-    });
+    let signal = main_loop.block_on(stop_signal(&mut watch, &args));
     eprintln!("waiter: {}: finishing in-flight responses", signal.name());
     for worker in &workers {
         // A worker whose loop is gone has stopped already.
         let _ = worker.stopper.stop();
     }
     let deadline = Instant::now() + args.shutdown_timeout;
+    let count = workers.len();
+    // On the thread pool, so that a second signal can end the wait.
+    let stopped = main_loop.spawn_blocking(move || workers_stopped(&done_rx, count, deadline))?;
+    let mut stopped = pin!(stopped);
+    let mut again = pin!(stop_signal(&mut watch, &args));
+    let outcome = main_loop.block_on(poll_fn(|cx| {
+        if let Poll::Ready(result) = stopped.as_mut().poll(cx) {
+            return Poll::Ready(result.unwrap_or(Stopped::Failed));
+        }
+        again.as_mut().poll(cx).map(Stopped::Again)
+    }));
+    Ok(match outcome {
+        Stopped::Clean => ExitCode::SUCCESS,
+        Stopped::Failed => ExitCode::from(1),
+        Stopped::TimedOut => {
+            eprintln!("waiter: shutdown timeout: exiting with responses still in flight");
+            ExitCode::from(1)
+        }
+        Stopped::Again(signal) => {
+            eprintln!("waiter: {} again: exiting with responses still in flight", signal.name());
+            ExitCode::from(1)
+        }
+    })
+}
+
+/// Waits for a signal that stops the server (INT, TERM, QUIT), reopening
+/// the access log on each HUP or USR1 meanwhile.
+async fn stop_signal(watch: &mut Signals, args: &ServeArgs) -> Signal {
+    loop {
+        let signal = watch.recv().await;
+        if signal != Signal::HUP && signal != Signal::USR1 {
+            return signal;
+        }
+        // Every worker's configuration shares the generation this bumps.
+        args.config.access_log.reopen();
+    }
+}
+
+/// How a graceful stop ended.
+enum Stopped {
+    /// Every worker finished its responses.
+    Clean,
+    /// Every worker stopped, one with an error (printed).
+    Failed,
+    /// `--shutdown-timeout` passed first.
+    TimedOut,
+    /// A second stop signal came first: stop at once.
+    Again(Signal),
+}
+
+/// Waits until `count` workers have reported on `done`, or `deadline`.
+fn workers_stopped(done: &mpsc::Receiver<io::Result<()>>, count: usize, deadline: Instant) -> Stopped {
     let mut failed = false;
-    for _ in 0..workers.len() {
-        match done_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+    for _ in 0..count {
+        match done.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 eprintln!("waiter: worker: {e}");
                 failed = true;
             }
-            Err(_) => {
-                eprintln!("waiter: shutdown timeout: exiting with responses still in flight");
-                return Ok(ExitCode::from(1));
-            }
+            Err(_) => return Stopped::TimedOut,
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    if failed {
+        Stopped::Failed
+    } else {
+        Stopped::Clean
+    }
 }
 
 /// Fails with `AddrInUse` when something already listens on `addr`.

@@ -6,7 +6,8 @@
 //! - a port another `waiter serve` already listens on is refused, as nginx's bind is;
 //! - SIGUSR1 reopens the access log and SIGQUIT stops gracefully, as in nginx
 //!   (their default actions killed the process: logrotate scripts written for
-//!   nginx send USR1).
+//!   nginx send USR1);
+//! - a second stop signal during a graceful stop exits at once.
 
 mod common;
 
@@ -131,4 +132,44 @@ fn usr1_reopens_the_log_and_quit_stops_gracefully_as_in_nginx() {
     assert_eq!(wait_exit(&mut server.child), Some(0), "SIGQUIT: a clean, graceful exit");
     let _ = std::fs::remove_dir_all(root);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A second stop signal during a graceful stop exits at once, with status 1
+/// (as the shutdown timeout): before, it was ignored and the server waited
+/// out `--shutdown-timeout` (60 s here) for a client that stopped reading.
+/// QUIT then TERM is nginx's graceful stop turned fast.
+#[test]
+fn a_second_signal_during_a_graceful_stop_exits_at_once() {
+    use common::{connect, kill, root_with, spawn};
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+
+    let root = root_with("ops-second-signal", &[("big.bin", &vec![b'x'; 16 << 20])]);
+    for (first, second) in [("TERM", "TERM"), ("QUIT", "INT")] {
+        let mut server = spawn(&[], &root, &["--workers", "1", "--shutdown-timeout", "60"]);
+        let mut stalled = connect(server.addr);
+        stalled.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        // In flight: the first bytes came, and the rest are never read.
+        assert!(stalled.read(&mut [0u8; 1024]).unwrap() > 0, "the download started");
+        kill(server.child.id(), first);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(server.child.try_wait().unwrap().is_none(), "SIG{first}: still finishing the download");
+        kill(server.child.id(), second);
+        let sent = Instant::now();
+        let status = loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                break status;
+            }
+            if sent.elapsed() > Duration::from_secs(3) {
+                let _ = server.child.kill();
+                panic!("SIG{first} then SIG{second}: still running after 3 s");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(status.code(), Some(1), "SIG{first} then SIG{second}: exit status");
+        let mut stderr = String::new();
+        server.child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert!(stderr.contains(&format!("SIG{second} again")), "says why: {stderr:?}");
+    }
+    let _ = std::fs::remove_dir_all(root);
 }
