@@ -451,15 +451,33 @@ impl Client {
         self.shared().may_be_in_transaction()
     }
 
-    /// Queues `sql` as a simple query whose result nobody reads (ROLLBACK on drop).
-    pub(crate) fn send_and_forget(&self, sql: &str) {
+    /// Queues `sql` as a simple query whose result nobody reads (a rollback
+    /// in a `drop`); `effect` says whether it ends the transaction block.
+    pub(crate) fn send_and_forget(&self, sql: &str, effect: Forgotten) {
         if let Ok(response) = self.shared().send(|buf| frontend::query(sql, buf).map_err(Error::io)) {
             response.abandon();
-            if sql == "ROLLBACK" {
+            if effect == Forgotten::EndsTransaction {
                 response.mark_ends_transaction();
             }
         }
     }
+
+    /// The connection itself, for a closing pool to wait on its end.
+    pub(crate) fn connection(&self) -> Rc<Shared> {
+        self.handle.0.clone()
+    }
+}
+
+/// What a statement queued by [`Client::send_and_forget`] does to the
+/// session's transaction block: the pool hands a connection on without a
+/// rollback only when it knows the block is ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Forgotten {
+    /// A `ROLLBACK`: whatever the requests before it left open, the session
+    /// is outside any transaction block once it has run.
+    EndsTransaction,
+    /// Anything else (a savepoint's rollback keeps the outer block open).
+    MayLeaveTransaction,
 }
 
 /// Appends Bind for the unnamed portal: parameters in the formats their

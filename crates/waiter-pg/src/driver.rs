@@ -195,6 +195,8 @@ pub(crate) struct Shared {
     /// Every task waiting in `next_notification` (clones may wait at once):
     /// all are woken by a notification, and by the connection's end.
     notification_wakers: RefCell<Vec<Waker>>,
+    /// Tasks waiting in [`wait_closed`](Self::wait_closed) (a closing pool).
+    closed_wakers: RefCell<Vec<Waker>>,
     pub(crate) statements: crate::statement::Cache,
     /// The status byte of the last `ReadyForQuery`: `I` idle, `T` in a
     /// transaction block, `E` in a failed one.
@@ -226,6 +228,7 @@ impl Shared {
             notice_handler: RefCell::new(None),
             notifications: RefCell::new(VecDeque::new()),
             notification_wakers: RefCell::new(Vec::new()),
+            closed_wakers: RefCell::new(Vec::new()),
             statements: Default::default(),
             transaction_status: Cell::new(b'I'),
         }
@@ -398,6 +401,24 @@ impl Shared {
             w.wake();
         }
         self.wake_notification_waiters();
+        let wakers = std::mem::take(&mut *self.closed_wakers.borrow_mut());
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Waits until the connection is closed: after [`terminate`](Self::terminate),
+    /// once the server has read `Terminate` and hung up.
+    pub(crate) async fn wait_closed(&self) {
+        poll_fn(|cx| {
+            if self.closed.borrow().is_some() {
+                return Poll::Ready(());
+            }
+            let mut wakers = self.closed_wakers.borrow_mut();
+            if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                wakers.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     fn wake_notification_waiters(&self) {

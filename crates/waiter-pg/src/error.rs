@@ -146,6 +146,9 @@ pub enum Error {
     Timeout,
     /// The pool had no connection to give within the checkout timeout.
     PoolTimeout,
+    /// The pool was closed ([`Pool::close`](crate::Pool::close)): it lends
+    /// no more connections.
+    PoolClosed,
 }
 
 impl Error {
@@ -197,6 +200,7 @@ impl fmt::Display for Error {
             Error::Usage(what) => f.write_str(what),
             Error::Timeout => f.write_str("query timed out (cancel request sent)"),
             Error::PoolTimeout => f.write_str("timed out waiting for a pooled connection"),
+            Error::PoolClosed => f.write_str("the pool is closed"),
         }
     }
 }

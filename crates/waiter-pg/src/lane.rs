@@ -139,8 +139,12 @@ impl Pool {
     ///
     /// # Errors
     ///
-    /// As [`get`](Self::get), when a shared connection has to be opened.
+    /// As [`get`](Self::get), when a shared connection has to be opened;
+    /// [`Error::PoolClosed`] once the pool is closed.
     pub async fn get_shared(&self) -> Result<SharedClient, Error> {
+        if self.is_closed() {
+            return Err(Error::PoolClosed);
+        }
         loop {
             let (lane, opener) = self.pick_lane();
             let mut shared = SharedClient { pool: self.clone(), lane: lane.clone(), client: None };

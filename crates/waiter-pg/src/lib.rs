@@ -66,7 +66,7 @@ pub use error::{ColumnError, DbError, Error, ParamError, Result};
 #[cfg(feature = "serde")]
 pub use json::Json;
 pub use lane::SharedClient;
-pub use pool::{Pool, PoolOptions, PoolStatus, PooledClient};
+pub use pool::{Closing, Pool, PoolOptions, PoolStatus, PooledClient};
 pub use row::{Column, Row, RowIndex};
 pub use statement::Statement;
 pub use transaction::Transaction;

@@ -21,21 +21,29 @@
 //! the next without the round trip (and the hand-off to the next task) that
 //! an exclusive checkout costs between two statements. A seat freed on such
 //! a connection goes to the first pipelined caller in line.
+//!
+//! [`Pool::close`] ends a pool, as node-postgres's `pool.end()` and
+//! deadpool's `close`: checkouts fail with [`Error::PoolClosed`] from then
+//! on (those waiting in line at once), idle connections are terminated at
+//! once and lent ones when they come back; its future resolves once the
+//! last connection is gone.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::ops::Deref;
-use std::rc::Rc;
-use std::task::{Poll, Waker};
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use waiter_loop::{Loop, Timer};
 
-use crate::client::{current_loop, Client};
+use crate::client::{current_loop, Client, Forgotten};
 use crate::config::Config;
 use crate::connect::connect_with;
+use crate::driver::Shared;
 use crate::error::Error;
 use crate::lane::Lanes;
 
@@ -109,6 +117,8 @@ pub struct PoolStatus {
     pub discarded: u64,
     /// Checkouts that timed out.
     pub timeouts: u64,
+    /// Whether [`Pool::close`] was called.
+    pub closed: bool,
 }
 
 struct Idle {
@@ -140,13 +150,30 @@ struct Waiter {
     waker: Cell<Option<Waker>>,
     /// When its checkout times out, on the loop's clock.
     deadline: Instant,
-    /// Set when its checkout ran out of time while it waited.
-    timed_out: Cell<bool>,
+    /// Set when it was taken out of the line without a grant: its checkout
+    /// ran out of time, or the pool was closed, while it waited.
+    refused: Cell<Option<Refused>>,
     /// Set when its future went away: it stays in the line, skipped, until
     /// it reaches the front (no search of a 10,000-long line per departure).
     left: Cell<bool>,
     /// A [`Pool::get_pipelined`] caller: a seat on a shared connection will do.
     pipelined: bool,
+}
+
+/// Why a waiter was taken out of the line without a grant.
+#[derive(Debug, Clone, Copy)]
+enum Refused {
+    Timeout,
+    Closed,
+}
+
+impl Refused {
+    fn error(self) -> Error {
+        match self {
+            Refused::Timeout => Error::PoolTimeout,
+            Refused::Closed => Error::PoolClosed,
+        }
+    }
 }
 
 /// The server could not be reached: new connections are not attempted but
@@ -183,6 +210,13 @@ struct Inner {
     pipelined: RefCell<Vec<Piped>>,
     /// Set while the server counts as down (see the module doc).
     down: RefCell<Option<Down>>,
+    /// Set by [`Pool::close`].
+    closed: Cell<bool>,
+    /// After `close`: the connections terminated, whose end `Closing` waits for.
+    /// (Weak: an ended connection's socket is not kept open.)
+    ending: RefCell<Vec<Weak<Shared>>>,
+    /// After `close`: the `Closing` futures waiting for `size` to reach 0.
+    drained: RefCell<Vec<Waker>>,
 }
 
 /// A pool of connections to one server. Cheap to clone; all clones share it.
@@ -231,7 +265,78 @@ impl Pool {
             lanes: Lanes::default(),
             pipelined: RefCell::new(Vec::new()),
             down: RefCell::new(None),
+            closed: Cell::new(false),
+            ending: RefCell::new(Vec::new()),
+            drained: RefCell::new(Vec::new()),
         }))
+    }
+
+    /// Closes the pool, at once: from now on every checkout fails with
+    /// [`Error::PoolClosed`], the callers waiting in line included (and
+    /// those whose connection was being opened or pinged); idle connections
+    /// are terminated now (`Terminate` sent), and those lent out when they
+    /// come back. Calling it again changes nothing.
+    ///
+    /// The future resolves once every connection is gone: none is lent out
+    /// or being opened, and the server has hung up on each one terminated
+    /// (a [`Client`] cloned out of a checkout keeps its connection open
+    /// until it is dropped too). Dropping the future does not stop the close.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn shutdown(pool: waiter_pg::Pool) {
+    /// pool.close().await;
+    /// assert_eq!(pool.status().size, 0);
+    /// assert!(matches!(pool.get().await, Err(waiter_pg::Error::PoolClosed)));
+    /// # }
+    /// ```
+    pub fn close(&self) -> Closing {
+        if !self.0.closed.replace(true) {
+            while let Some(waiter) = self.next_waiter() {
+                waiter.refused.set(Some(Refused::Closed));
+                if let Some(w) = waiter.waker.take() {
+                    w.wake();
+                }
+            }
+            let idle = std::mem::take(&mut *self.0.idle.borrow_mut());
+            for Idle { client, .. } in idle {
+                self.retire(client);
+            }
+        }
+        let pool = self.clone();
+        Closing(Box::pin(async move {
+            poll_fn(|cx| {
+                if pool.0.size.get() == 0 {
+                    return Poll::Ready(());
+                }
+                let mut drained = pool.0.drained.borrow_mut();
+                if !drained.iter().any(|w| w.will_wake(cx.waker())) {
+                    drained.push(cx.waker().clone());
+                }
+                Poll::Pending
+            })
+            .await;
+            // Each connection ends when the server has read its Terminate.
+            let ending = pool.0.ending.borrow().clone();
+            for connection in ending.iter().filter_map(Weak::upgrade) {
+                connection.wait_closed().await;
+            }
+        }))
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.0.closed.get()
+    }
+
+    /// Terminates a connection of a closed pool and frees its slot.
+    fn retire(&self, client: Client) {
+        self.0.ending.borrow_mut().push(Rc::downgrade(&client.connection()));
+        // The pool's handle was the last one (unless the caller cloned the
+        // client): dropping it sends Terminate.
+        drop(client);
+        self.free_slot();
     }
 
     /// The pool's current state and counters.
@@ -245,6 +350,7 @@ impl Pool {
             waiting: inner.waiting.get(),
             shared: inner.lanes.len(),
             pipelined: inner.pipelined.borrow().len(),
+            closed: inner.closed.get(),
             ..inner.stats.get()
         }
     }
@@ -269,7 +375,8 @@ impl Pool {
     /// # Errors
     ///
     /// [`Error::PoolTimeout`] after `checkout_timeout`; a connect error that
-    /// retrying cannot fix (a refused password, a missing database).
+    /// retrying cannot fix (a refused password, a missing database);
+    /// [`Error::PoolClosed`] once [`close`](Self::close) is called.
     pub async fn get(&self) -> Result<PooledClient, Error> {
         self.get_as(false).await
     }
@@ -304,6 +411,9 @@ impl Pool {
     }
 
     async fn get_as(&self, pipelined: bool) -> Result<PooledClient, Error> {
+        if self.0.closed.get() {
+            return Err(Error::PoolClosed);
+        }
         // The common case, an idle connection and nobody ahead, is served at
         // once: no clock read for a deadline, no timer, no allocation.
         if self.0.waiting.get() == 0 {
@@ -329,6 +439,15 @@ impl Pool {
             Some(grant) => grant,
             None => self.wait(lp, deadline, pipelined).await?,
         };
+        if self.0.closed.get() {
+            // Granted before the close, and not yet taken.
+            match grant {
+                Grant::Client(client, _) => self.retire(client),
+                Grant::Connect => self.free_slot(),
+                Grant::Join(client) => self.leave_pipelined(client),
+            }
+            return Err(Error::PoolClosed);
+        }
         if let Grant::Join(client) = grant {
             return Ok(PooledClient { pool: self.clone(), client: Some(client), pipelined: true });
         }
@@ -353,6 +472,13 @@ impl Pool {
                 }
                 Grant::Join(_) => unreachable!("a seat is returned above"),
             };
+            if self.0.closed.get() {
+                // Closed while connecting or pinging: the slot guard frees the place.
+                if let Some(client) = vetted {
+                    self.0.ending.borrow_mut().push(Rc::downgrade(&client.connection()));
+                }
+                return Err(Error::PoolClosed);
+            }
             if let Some(client) = vetted {
                 std::mem::forget(slot);
                 return Ok(self.lend(client, pipelined));
@@ -405,7 +531,7 @@ impl Pool {
             grant: RefCell::new(None),
             waker: Cell::new(None),
             deadline,
-            timed_out: Cell::new(false),
+            refused: Cell::new(None),
             left: Cell::new(false),
             pipelined,
         });
@@ -417,8 +543,8 @@ impl Pool {
             if let Some(grant) = waiter.grant.borrow_mut().take() {
                 return Poll::Ready(Ok(grant));
             }
-            if waiter.timed_out.get() {
-                return Poll::Ready(Err(Error::PoolTimeout));
+            if let Some(refused) = waiter.refused.get() {
+                return Poll::Ready(Err(refused.error()));
             }
             waiter.waker.set(Some(cx.waker().clone()));
             Poll::Pending
@@ -456,7 +582,7 @@ impl Pool {
             }
             self.0.waiters.borrow_mut().pop_front();
             if !waiter.left.get() {
-                waiter.timed_out.set(true);
+                waiter.refused.set(Some(Refused::Timeout));
                 if let Some(w) = waiter.waker.take() {
                     w.wake();
                 }
@@ -631,9 +757,17 @@ impl Pool {
         }
     }
 
-    /// A slot was freed: the first waiter may open a connection in it.
+    /// A slot was freed: the first waiter may open a connection in it (in
+    /// a closed pool, nobody waits: the last slot freed wakes `Closing`).
     fn free_slot(&self) {
         self.0.size.set(self.0.size.get() - 1);
+        if self.0.closed.get() {
+            if self.0.size.get() == 0 {
+                let wakers = std::mem::take(&mut *self.0.drained.borrow_mut());
+                wakers.into_iter().for_each(Waker::wake);
+            }
+            return;
+        }
         if let Some(waiter) = self.next_waiter() {
             self.0.size.set(self.0.size.get() + 1);
             grant(&waiter, Grant::Connect);
@@ -649,6 +783,11 @@ impl Pool {
             self.free_slot();
             return;
         }
+        if self.0.closed.get() {
+            // Terminate ends any transaction block the checkout left open.
+            self.retire(client);
+            return;
+        }
         // A checkout that ended inside a transaction block (a BEGIN without
         // the Transaction guard, then an early return) would hand the next
         // borrower its open transaction, or 25P02 for everything once it had
@@ -657,7 +796,7 @@ impl Pool {
         // borrower sends). So is one that left a statement running, which
         // may be inside such a block (outside one, ROLLBACK only warns).
         if client.may_be_in_transaction() {
-            client.send_and_forget("ROLLBACK");
+            client.send_and_forget("ROLLBACK", Forgotten::EndsTransaction);
         }
         let client = client.with_timeout(None);
         match self.next_waiter() {
@@ -671,6 +810,24 @@ fn grant(waiter: &Waiter, g: Grant) {
     *waiter.grant.borrow_mut() = Some(g);
     if let Some(w) = waiter.waker.take() {
         w.wake();
+    }
+}
+
+/// The future of [`Pool::close`]: resolves once every connection of the
+/// pool is gone.
+pub struct Closing(Pin<Box<dyn Future<Output = ()>>>);
+
+impl fmt::Debug for Closing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Closing")
+    }
+}
+
+impl Future for Closing {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.as_mut().poll(cx)
     }
 }
 
@@ -705,8 +862,8 @@ impl Drop for InLine<'_> {
             }
             Some(Grant::Connect) => self.pool.free_slot(),
             Some(Grant::Join(client)) => self.pool.leave_pipelined(client),
-            // Still in line (unless it timed out, which took it out already).
-            None if !self.waiter.timed_out.get() => {
+            // Still in line (unless refused, which took it out already).
+            None if self.waiter.refused.get().is_none() => {
                 self.waiter.left.set(true);
                 self.pool.one_less_waiting();
             }

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::ops::Deref;
 
-use crate::client::Client;
+use crate::client::{Client, Forgotten};
 use crate::error::Error;
 
 /// An open transaction on a connection. It derefs to the [`Client`], so
@@ -118,7 +118,9 @@ impl Deref for Transaction<'_> {
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.client.send_and_forget(&self.rollback_statement());
+            let effect =
+                if self.depth == 0 { Forgotten::EndsTransaction } else { Forgotten::MayLeaveTransaction };
+            self.client.send_and_forget(&self.rollback_statement(), effect);
         }
     }
 }
