@@ -347,6 +347,10 @@ fn try_open(policy: &Policy, rel: &Path, dir_form: bool, probe: bool) -> io::Res
             Err(e) if e.kind() == io::ErrorKind::NotFound => return unindexed(),
             Err(e) => return Err(e),
         }
+    } else if dir_form {
+        // `a.txt/` names a directory and a file is not one: 404, as nginx
+        // (whose open fails with ENOTDIR), not the file under a second URL.
+        return Ok(Opened::Error(Status::NOT_FOUND));
     }
     if !meta.is_file() {
         return Ok(Opened::Error(Status::NOT_FOUND));

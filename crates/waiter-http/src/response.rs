@@ -182,7 +182,7 @@ pub struct ResponseHead<'a> {
     pub http11: bool,
     /// `Vary: Accept-Encoding` (a precompressed sibling exists).
     pub vary_accept_encoding: bool,
-    /// `Content-Encoding`.
+    /// `Content-Encoding`, written on a 200 or 206 only.
     pub content_encoding: Option<Encoding>,
     /// `Cache-Control`, as configured.
     pub cache_control: Option<&'a HeaderValue>,
@@ -263,7 +263,10 @@ impl<'a> ResponseHead<'a> {
             push_header(out, "Content-Range", b"");
             push_content_range(out, range);
         }
-        if let Some(encoding) = self.content_encoding {
+        // Only a 200 or 206 carries the coded representation: a 416's empty
+        // content is no gzip stream, and a 304 should not repeat metadata
+        // beyond validators and Vary (RFC 9110 §15.4.5). nginx does the same.
+        if let (Some(encoding), Status::OK | Status::PARTIAL_CONTENT) = (self.content_encoding, self.status) {
             push_header(out, "Content-Encoding", encoding.as_str().as_bytes());
         }
         if self.vary_accept_encoding {
