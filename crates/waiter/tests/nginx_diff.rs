@@ -19,7 +19,7 @@
 //! (waiter's `Location` is a path), `charset utf-8` for the text types,
 //! `location ~ /\.` → 404 for dotfiles, `autoindex off`, `index index.html`.
 //!
-//! Compared per response: the status; `Content-Length`, `Content-Range`,
+//! Compared per final response (1xx ones are only counted): the status; `Content-Length`, `Content-Range`,
 //! `Content-Type`, `Content-Encoding`, `Vary`, `ETag`, `Last-Modified`,
 //! `Allow`, `Location`, `Connection`, `Accept-Ranges`, `Transfer-Encoding`,
 //! `Keep-Alive`; the body's length and hash; how many responses came; and
@@ -132,6 +132,7 @@ fn root_files() -> Vec<(&'static str, Vec<u8>)> {
         ("gzdir/index.html.gz", text("GZ-INDEX")),
         ("sp dir/index.html", text("sp\n")),
         ("100%dir/index.html", text("pd\n")),
+        ("édir/index.html", text("ed\n")),
         (".env", text("SECRET=1\n")),
         (".hidden/x.txt", text("x\n")),
         ("sp ace.txt", text("space\n")),
@@ -168,7 +169,7 @@ struct Case {
 }
 
 /// The fields a `differs` line may name besides header names.
-const FIELDS: &[&str] = &["status", "body", "count", "conn"];
+const FIELDS: &[&str] = &["status", "body", "count", "interim", "conn"];
 
 /// Parses the corpus, expanding `{LM f}`, `{ETAG f}` (from the files in
 /// `root`) and `{REPEAT text n}`, then the escapes.
@@ -473,11 +474,17 @@ fn differences(
 ) -> Vec<(String, String)> {
     let first_line = case.request.split(|&b| b == b'\n').next().unwrap_or_default();
     let http10 = first_line.windows(9).any(|w| w == b" HTTP/1.0");
-    let w: Vec<Normal> = waiter.0.iter().map(|r| normalise(r, http10)).collect();
-    let n: Vec<Normal> = nginx.0.iter().map(|r| normalise(r, http10)).collect();
+    let finals =
+        |all: &[Response]| all.iter().filter(|r| r.status >= 200).map(|r| normalise(r, http10)).collect();
+    let (w, n): (Vec<Normal>, Vec<Normal>) = (finals(&waiter.0), finals(&nginx.0));
+    let interim = |all: &[Response]| all.iter().filter(|r| r.status < 200).count();
     let mut out = Vec::new();
     if waiter.1 != nginx.1 {
         out.push(("conn".to_owned(), format!("waiter {:?}, nginx {:?}", waiter.1, nginx.1)));
+    }
+    if interim(&waiter.0) != interim(&nginx.0) {
+        let counts = format!("waiter {}, nginx {}", interim(&waiter.0), interim(&nginx.0));
+        out.push(("interim".to_owned(), format!("1xx responses: {counts}")));
     }
     if w.len() != n.len() {
         let statuses = |v: &[Normal]| v.iter().map(|r| r.status.to_string()).collect::<Vec<_>>().join(" ");
