@@ -190,8 +190,9 @@ pub enum Precondition {
 ///    present, `If-Modified-Since` is not looked at;
 /// 3. otherwise `If-Modified-Since` not older than the file → 304. The RFC's
 ///    "earlier or equal" is used, not nginx's default `if_modified_since exact`;
-///    a date later than `now` is ignored (RFC 7232 called it invalid: a client
-///    with a fast clock would otherwise pin a stale copy).
+///    a date later than `now` is ignored (RFC 2616 §14.25 called it invalid;
+///    RFC 9110 dropped that rule, and nginx, h2o and lighttpd answer 304: kept
+///    because a client with a fast clock would otherwise pin a stale copy).
 ///
 /// # Examples
 ///
