@@ -304,6 +304,39 @@ impl TcpStream {
     pub fn set_keepalive(&self, on: bool) -> io::Result<()> {
         sys::set_opt(self.io.fd(), SockOpt::KeepAlive, on)
     }
+
+    /// Sets when [`set_keepalive`](Self::set_keepalive)'s probes go out:
+    /// after `idle` without traffic (`TCP_KEEPIDLE`), then every `interval`
+    /// (`TCP_KEEPINTVL`), the connection failing after `count` unanswered
+    /// ones (`TCP_KEEPCNT`). `None` keeps the system's setting (on Linux
+    /// 7,200 s, 75 s and 9). Times are in whole seconds, a fraction rounded up.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's `setsockopt` error (`EINVAL` past its bounds: 32,767 s, 127 probes).
+    pub fn set_keepalive_timing(
+        &self,
+        idle: Option<std::time::Duration>,
+        interval: Option<std::time::Duration>,
+        count: Option<u32>,
+    ) -> io::Result<()> {
+        let secs = |d: std::time::Duration| {
+            let up = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
+            i32::try_from(up).unwrap_or(i32::MAX)
+        };
+        let fd = self.io.fd();
+        let settings = [
+            (IntOpt::KeepIdle, idle.map(secs)),
+            (IntOpt::KeepInterval, interval.map(secs)),
+            (IntOpt::KeepCount, count.map(|n| i32::try_from(n).unwrap_or(i32::MAX))),
+        ];
+        for (opt, value) in settings {
+            if let Some(value) = value {
+                sys::set_int_opt(fd, opt, value)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 stream_methods!(TcpStream);

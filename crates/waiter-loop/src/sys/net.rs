@@ -341,6 +341,12 @@ pub(crate) enum IntOpt {
     /// `SO_RCVLOWAT`: the socket is readable (and a read returns) only once
     /// this much is queued, or at its end.
     RecvLowat,
+    /// `TCP_KEEPIDLE`: seconds without traffic before the first keepalive probe.
+    KeepIdle,
+    /// `TCP_KEEPINTVL`: seconds between keepalive probes.
+    KeepInterval,
+    /// `TCP_KEEPCNT`: unanswered keepalive probes before the connection fails.
+    KeepCount,
 }
 
 /// Sets `opt` to `value`.
@@ -348,6 +354,9 @@ pub(crate) fn set_int_opt(fd: BorrowedFd<'_>, opt: IntOpt, value: libc::c_int) -
     let (level, name) = match opt {
         IntOpt::NotSentLowat => (libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT),
         IntOpt::RecvLowat => (libc::SOL_SOCKET, libc::SO_RCVLOWAT),
+        IntOpt::KeepIdle => (libc::IPPROTO_TCP, libc::TCP_KEEPIDLE),
+        IntOpt::KeepInterval => (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL),
+        IntOpt::KeepCount => (libc::IPPROTO_TCP, libc::TCP_KEEPCNT),
     };
     setsockopt_int(fd, level, name, value)
 }
@@ -456,6 +465,20 @@ mod tests {
         );
         set_int_opt(stream.as_fd(), IntOpt::RecvLowat, 4096).unwrap();
         assert_eq!(getsockopt_int(stream.as_fd(), libc::SOL_SOCKET, libc::SO_RCVLOWAT).unwrap(), 4096);
+    }
+
+    #[test]
+    fn keepalive_timing_is_set() {
+        use std::os::fd::AsFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let tcp = |name| getsockopt_int(stream.as_fd(), libc::IPPROTO_TCP, name).unwrap();
+        let before = (tcp(libc::TCP_KEEPIDLE), tcp(libc::TCP_KEEPINTVL), tcp(libc::TCP_KEEPCNT));
+        assert_ne!(before, (11, 5, 4));
+        set_int_opt(stream.as_fd(), IntOpt::KeepIdle, 11).unwrap();
+        set_int_opt(stream.as_fd(), IntOpt::KeepInterval, 5).unwrap();
+        set_int_opt(stream.as_fd(), IntOpt::KeepCount, 4).unwrap();
+        assert_eq!((tcp(libc::TCP_KEEPIDLE), tcp(libc::TCP_KEEPINTVL), tcp(libc::TCP_KEEPCNT)), (11, 5, 4));
     }
 
     #[test]
