@@ -10,8 +10,22 @@
 //! behave here. A host starting with
 //! `/` is a Unix-socket directory, as in libpq: the socket is
 //! `<dir>/.s.PGSQL.<port>`.
+//!
+//! TCP keepalive is on by default, as in libpq, with its parameters
+//! `keepalives` (`0` turns it off), `keepalives_idle`,
+//! `keepalives_interval` (seconds; 0 or absent: the system's setting) and
+//! `keepalives_count`. `passfile` names a password file in libpq's
+//! `.pgpass` format, read when the server asks for a password and none was
+//! given.
+//!
+//! libpq's environment variables (`PGHOST`, `PGPORT`, `PGDATABASE`,
+//! `PGUSER`, `PGPASSWORD`, `PGPASSFILE`, `PGAPPNAME`, `PGCONNECT_TIMEOUT`,
+//! ...) are read only when asked, by [`Config::from_env`]: parsing a string
+//! never looks at the environment (beyond `$USER` for the default role).
+//! libpq's precedence, the string over the environment over the built-in
+//! defaults, is `Config::from_env()?.apply(url)?`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -58,7 +72,44 @@ pub struct Config {
     /// Largest backend message accepted (default 256 MiB): a bound on the
     /// memory one row may take. A bigger message fails the connection.
     pub max_message_size: usize,
+    /// TCP keepalive probes, so that a server gone without a word (a crashed
+    /// host, a dropped NAT entry) fails the connection instead of leaving it
+    /// waiting forever: libpq's `keepalives` (default on; `0` turns it off).
+    /// Unix sockets have none.
+    pub keepalives: bool,
+    /// `keepalives_idle`: time without traffic before the first probe
+    /// (`None`: the system's, 2 h on Linux).
+    pub keepalives_idle: Option<Duration>,
+    /// `keepalives_interval`: time between unanswered probes (`None`: the system's, 75 s).
+    pub keepalives_interval: Option<Duration>,
+    /// `keepalives_count`: unanswered probes before the connection fails (`None`: the system's, 9).
+    pub keepalives_count: Option<u32>,
+    /// `passfile`: a password file in libpq's format (lines of
+    /// `host:port:database:user:password`, `*` matching anything, `\`
+    /// escaping `:` and `\\`), read when the server asks for a password and
+    /// none is set. Ignored unless readable by its owner alone, as in libpq.
+    /// [`Config::from_env`] sets it to `PGPASSFILE`, else `~/.pgpass`.
+    pub passfile: Option<PathBuf>,
 }
+
+/// libpq's environment variables and the parameters they stand for, in the
+/// order applied (`PGHOSTADDR` after `PGHOST`: the address is what is dialled).
+const ENVIRONMENT: [(&str, &str); 14] = [
+    ("PGHOST", "host"),
+    ("PGHOSTADDR", "hostaddr"),
+    ("PGPORT", "port"),
+    ("PGDATABASE", "dbname"),
+    ("PGUSER", "user"),
+    ("PGPASSWORD", "password"),
+    ("PGPASSFILE", "passfile"),
+    ("PGAPPNAME", "application_name"),
+    ("PGCONNECT_TIMEOUT", "connect_timeout"),
+    ("PGSSLMODE", "sslmode"),
+    ("PGGSSENCMODE", "gssencmode"),
+    ("PGCHANNELBINDING", "channel_binding"),
+    ("PGCLIENTENCODING", "client_encoding"),
+    ("PGTARGETSESSIONATTRS", "target_session_attrs"),
+];
 
 impl Default for Config {
     fn default() -> Config {
@@ -71,6 +122,11 @@ impl Default for Config {
             application_name: None,
             connect_timeout: None,
             max_message_size: 256 << 20,
+            keepalives: true,
+            keepalives_idle: None,
+            keepalives_interval: None,
+            keepalives_count: None,
+            passfile: None,
         }
     }
 }
@@ -79,6 +135,90 @@ impl Config {
     /// The database name to connect to (the user name when unset).
     pub fn database(&self) -> &str {
         self.dbname.as_deref().unwrap_or(&self.user)
+    }
+
+    /// The defaults as libpq takes them from its environment variables:
+    /// [`Config::default`] overridden by each of `PGHOST`, `PGHOSTADDR`,
+    /// `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD`, `PGPASSFILE`,
+    /// `PGAPPNAME`, `PGCONNECT_TIMEOUT`, `PGSSLMODE`, `PGGSSENCMODE`,
+    /// `PGCHANNELBINDING`, `PGCLIENTENCODING` and `PGTARGETSESSIONATTRS` that
+    /// is set and not empty; `passfile` is `~/.pgpass` without `PGPASSFILE`.
+    /// Then [`apply`](Self::apply) a connection string over it for libpq's
+    /// precedence (the string wins).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), waiter_pg::Error> {
+    /// // PGHOST=db.internal PGPASSWORD=secret: the URL's user and database,
+    /// // the environment's host and password.
+    /// let config = waiter_pg::Config::from_env()?.apply("postgres://app@/shop")?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a variable whose value is invalid (`PGPORT=x`),
+    /// naming the variable.
+    pub fn from_env() -> Result<Config, Error> {
+        Config::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) with the variables looked up by `var`
+    /// instead of in the process environment (for tests, or a set of
+    /// variables read elsewhere).
+    ///
+    /// # Errors
+    ///
+    /// As [`from_env`](Self::from_env).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+        let mut config = Config::default();
+        if let Some(home) = var("HOME").filter(|h| !h.is_empty()) {
+            config.passfile = Some(Path::new(&home).join(".pgpass"));
+        }
+        for (name, key) in ENVIRONMENT {
+            if let Some(value) = var(name).filter(|v| !v.is_empty()) {
+                config.set(key, value).map_err(|e| match e {
+                    Error::Config(why) => Error::Config(format!("{name}: {why}")),
+                    other => other,
+                })?;
+            }
+        }
+        Ok(config)
+    }
+
+    /// These settings with those a `postgres://` URL or `key=value` string
+    /// gives put over them: what the string leaves out stays as it is here.
+    /// `s.parse::<Config>()` is `Config::default().apply(s)`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a bad string.
+    pub fn apply(self, s: &str) -> Result<Config, Error> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            self.parse_url(s)
+        } else {
+            self.parse_key_value(s)
+        }
+    }
+
+    /// The password for these settings in the `passfile`, if it has one
+    /// (libpq's rules: the first matching line; a Unix socket matches
+    /// `localhost`; a file that others may read is ignored).
+    pub(crate) fn passfile_password(&self) -> Option<String> {
+        let path = self.passfile.as_deref()?;
+        let meta = std::fs::metadata(path).ok()?;
+        if !meta.is_file() || group_or_others_may_access(&meta) {
+            return None;
+        }
+        let text = std::fs::read_to_string(path).ok()?;
+        let host = match &self.host {
+            Host::Tcp(h) => h.as_str(),
+            Host::Unix(_) => "localhost",
+        };
+        let port = self.port.to_string();
+        let wanted = [host, port.as_str(), self.database(), self.user.as_str()];
+        text.lines().find_map(|line| passfile_match(line, &wanted))
     }
 
     fn set(&mut self, key: &str, value: String) -> Result<(), Error> {
@@ -117,6 +257,18 @@ impl Config {
             "client_encoding"
                 if value.eq_ignore_ascii_case("utf8") || value.eq_ignore_ascii_case("utf-8") => {}
             "target_session_attrs" if value == "any" => {}
+            "keepalives" => self.keepalives = integer(key, &value)? != 0,
+            "keepalives_idle" => {
+                self.keepalives_idle = positive(integer(key, &value)?).map(Duration::from_secs)
+            }
+            "keepalives_interval" => {
+                self.keepalives_interval = positive(integer(key, &value)?).map(Duration::from_secs)
+            }
+            "keepalives_count" => {
+                self.keepalives_count =
+                    positive(integer(key, &value)?).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+            }
+            "passfile" => self.passfile = Some(value.into()),
             "fallback_application_name" => {
                 self.application_name.get_or_insert(value);
             }
@@ -128,7 +280,7 @@ impl Config {
         Ok(())
     }
 
-    fn parse_url(url: &str) -> Result<Config, Error> {
+    fn parse_url(mut self, url: &str) -> Result<Config, Error> {
         let rest = url
             .strip_prefix("postgres://")
             .or_else(|| url.strip_prefix("postgresql://"))
@@ -141,7 +293,7 @@ impl Config {
             Some((a, p)) => (a, Some(p)),
             None => (rest, None),
         };
-        let mut config = Config::default();
+        let config = &mut self;
         let hostport = match authority.rsplit_once('@') {
             Some((userinfo, hostport)) => {
                 let (user, password) = match userinfo.split_once(':') {
@@ -151,7 +303,9 @@ impl Config {
                 if !user.is_empty() {
                     config.user = percent_decode(user)?;
                 }
-                config.password = password.map(percent_decode).transpose()?;
+                if let Some(password) = password {
+                    config.password = Some(percent_decode(password)?);
+                }
                 hostport
             }
             None => authority,
@@ -179,11 +333,11 @@ impl Config {
             let (k, v) = pair.split_once('=').ok_or_else(|| Error::Config(format!("{pair:?} has no '='")))?;
             config.set(&percent_decode(k)?, percent_decode(v)?)?;
         }
-        Ok(config)
+        Ok(self)
     }
 
-    fn parse_key_value(s: &str) -> Result<Config, Error> {
-        let mut config = Config::default();
+    fn parse_key_value(self, s: &str) -> Result<Config, Error> {
+        let mut config = self;
         let mut chars = s.chars().peekable();
         loop {
             while chars.peek().is_some_and(|c| c.is_whitespace()) {
@@ -238,6 +392,58 @@ impl Config {
     }
 }
 
+/// An integer parameter as libpq reads one (`keepalives`, its timings).
+fn integer(key: &str, value: &str) -> Result<u64, Error> {
+    let n: i64 = value.trim().parse().map_err(|_| Error::Config(format!("invalid {key} {value:?}")))?;
+    // libpq takes a negative value as 0.
+    Ok(n.max(0) as u64)
+}
+
+/// `None` for 0: libpq's "use the system's default".
+fn positive(n: u64) -> Option<u64> {
+    (n > 0).then_some(n)
+}
+
+/// Whether a password file's mode lets anyone but its owner in (libpq then
+/// ignores it, with a warning).
+fn group_or_others_may_access(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o077 != 0
+}
+
+/// The password of a password-file line if its first four fields match
+/// `wanted` (host, port, database, user); `*` matches anything.
+fn passfile_match(line: &str, wanted: &[&str; 4]) -> Option<String> {
+    if line.starts_with('#') {
+        return None;
+    }
+    let mut rest = line;
+    for want in wanted {
+        let mut field = String::new();
+        let mut chars = rest.char_indices();
+        let end = loop {
+            match chars.next() {
+                Some((_, '\\')) => field.push(chars.next()?.1),
+                Some((i, ':')) => break i,
+                Some((_, c)) => field.push(c),
+                // Fewer than five fields: not a line that matches.
+                None => return None,
+            }
+        };
+        if field != "*" && field != *want {
+            return None;
+        }
+        rest = &rest[end + 1..];
+    }
+    // The rest of the line is the password, backslashes escaping.
+    let mut password = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        password.push(if c == '\\' { chars.next().unwrap_or(c) } else { c });
+    }
+    Some(password)
+}
+
 fn unterminated(key: &str) -> Error {
     Error::Config(format!("unterminated value for {key:?}"))
 }
@@ -267,11 +473,7 @@ impl FromStr for Config {
 
     /// Parses a `postgres://`/`postgresql://` URL or a `key=value` string.
     fn from_str(s: &str) -> Result<Config, Error> {
-        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            Config::parse_url(s)
-        } else {
-            Config::parse_key_value(s)
-        }
+        Config::default().apply(s)
     }
 }
 
@@ -329,6 +531,86 @@ mod tests {
                 other => panic!("{bad}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn keepalives_take_libpqs_names_and_defaults() {
+        let c = Config::default();
+        assert_eq!(
+            (c.keepalives, c.keepalives_idle, c.keepalives_interval, c.keepalives_count),
+            (true, None, None, None)
+        );
+        let c: Config =
+            "postgres://h/d?keepalives=1&keepalives_idle=60&keepalives_interval=5&keepalives_count=3"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            (c.keepalives, c.keepalives_idle, c.keepalives_interval, c.keepalives_count),
+            (true, Some(Duration::from_secs(60)), Some(Duration::from_secs(5)), Some(3))
+        );
+        // 0 (or below): the system's setting, as in libpq.
+        let c: Config =
+            "keepalives=0 keepalives_idle=0 keepalives_interval=-1 keepalives_count=0".parse().unwrap();
+        assert_eq!(
+            (c.keepalives, c.keepalives_idle, c.keepalives_interval, c.keepalives_count),
+            (false, None, None, None)
+        );
+        assert!(matches!("keepalives=yes".parse::<Config>(), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn environment_variables_sit_under_the_string_and_over_the_defaults() {
+        let env = |name: &str| {
+            let value = match name {
+                "PGHOST" => "/run/pg",
+                "PGPORT" => "6000",
+                "PGUSER" => "env_user",
+                "PGPASSWORD" => "env_pw",
+                "PGDATABASE" => "env_db",
+                "PGAPPNAME" => "env_app",
+                "PGCONNECT_TIMEOUT" => "4",
+                "PGPASSFILE" => "/etc/pgpass",
+                "HOME" => "/home/u",
+                "PGSSLMODE" => "",
+                _ => return None,
+            };
+            Some(value.to_string())
+        };
+        let c = Config::from_vars(env).unwrap();
+        assert_eq!(c.host, Host::Unix("/run/pg".into()));
+        assert_eq!((c.port, c.user.as_str(), c.password.as_deref()), (6000, "env_user", Some("env_pw")));
+        assert_eq!((c.database(), c.application_name.as_deref()), ("env_db", Some("env_app")));
+        assert_eq!(c.connect_timeout, Some(Duration::from_secs(4)));
+        assert_eq!(c.passfile.as_deref(), Some(Path::new("/etc/pgpass")));
+        // A user without a password in the URL keeps the environment's password.
+        let c = Config::from_vars(env).unwrap().apply("postgres://url_user@db:7000/url_db").unwrap();
+        assert_eq!(c.host, Host::Tcp("db".into()));
+        assert_eq!((c.port, c.user.as_str(), c.password.as_deref()), (7000, "url_user", Some("env_pw")));
+        assert_eq!((c.database(), c.application_name.as_deref()), ("url_db", Some("env_app")));
+        let c = Config::from_vars(env).unwrap().apply("user=kv password=kvpw").unwrap();
+        assert_eq!((c.port, c.user.as_str(), c.password.as_deref()), (6000, "kv", Some("kvpw")));
+        // Without PGPASSFILE: ~/.pgpass. Parsing alone reads no environment for it.
+        let c = Config::from_vars(|n| (n == "HOME").then(|| "/home/u".to_string())).unwrap();
+        assert_eq!(c.passfile.as_deref(), Some(Path::new("/home/u/.pgpass")));
+        assert_eq!("postgres://h/d".parse::<Config>().unwrap().passfile, None);
+        match Config::from_vars(|n| (n == "PGSSLMODE").then(|| "require".to_string())) {
+            Err(Error::Config(msg)) => assert!(msg.starts_with("PGSSLMODE: "), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn password_file_lines_match_field_by_field() {
+        let wanted = ["db", "5432", "shop", "app"];
+        assert_eq!(passfile_match("db:5432:shop:app:pw", &wanted).as_deref(), Some("pw"));
+        assert_eq!(passfile_match("*:*:*:app:a:b\\c", &wanted).as_deref(), Some("a:bc"));
+        assert_eq!(passfile_match("db:5432:shop:app:x\\\\y", &wanted).as_deref(), Some("x\\y"));
+        assert_eq!(passfile_match("db:5432:shop:other:pw", &wanted), None);
+        assert_eq!(passfile_match("db:5433:shop:app:pw", &wanted), None);
+        assert_eq!(passfile_match("#db:5432:shop:app:pw", &wanted), None);
+        assert_eq!(passfile_match("db:5432:shop", &wanted), None);
+        let wanted = ["h:1", "5432", "shop", "app"];
+        assert_eq!(passfile_match("h\\:1:5432:shop:app:pw", &wanted).as_deref(), Some("pw"));
     }
 
     #[test]

@@ -90,13 +90,19 @@ async fn startup(lp: &waiter_loop::Loop, stream: Stream, config: &Config) -> Res
 
 async fn authenticate(stream: &Stream, buf: &mut BytesMut, config: &Config) -> Result<(), Error> {
     let max = config.max_message_size;
+    // The password file is read only when the server asks for a password.
+    let given = std::cell::OnceCell::new();
     let password = || {
-        config.password.as_deref().map(str::as_bytes).ok_or_else(|| {
-            Error::Auth(format!(
-                "the server asks for a password for user {:?} and none was given",
-                config.user
-            ))
-        })
+        given
+            .get_or_init(|| config.password.clone().or_else(|| config.passfile_password()))
+            .as_deref()
+            .map(str::as_bytes)
+            .ok_or_else(|| {
+                Error::Auth(format!(
+                    "the server asks for a password for user {:?} and none was given",
+                    config.user
+                ))
+            })
     };
     let mut out = BytesMut::new();
     match stream.read_message(buf, max).await? {

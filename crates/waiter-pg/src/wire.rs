@@ -55,6 +55,16 @@ impl Stream {
                     match TcpStream::connect(lp, addr).await {
                         Ok(stream) => {
                             stream.set_nodelay(true).map_err(Error::io)?;
+                            if config.keepalives {
+                                stream.set_keepalive(true).map_err(Error::io)?;
+                                stream
+                                    .set_keepalive_timing(
+                                        config.keepalives_idle,
+                                        config.keepalives_interval,
+                                        config.keepalives_count,
+                                    )
+                                    .map_err(Error::io)?;
+                            }
                             return Ok(Stream::Tcp(stream));
                         }
                         Err(e) => last = Some(e),
