@@ -64,15 +64,33 @@ pub(crate) struct ImmediateQueue {
     /// Cleared immediates still in `queue`.
     /// INVARIANT: every id here is in `queue` (so `cleared.len() <= queue.len()`).
     pub(crate) cleared: HashSet<u64>,
+    /// Unref'd immediates still in `queue`, none of them cleared.
+    /// INVARIANT: every id here is in `queue` and not in `cleared`.
+    pub(crate) unrefed: HashSet<u64>,
     pub(crate) next_id: u64,
 }
 
 impl ImmediateQueue {
-    /// Whether an immediate that was not cleared waits: only those keep the
-    /// loop alive and poll from blocking (Node's `clearImmediate` drops the
-    /// immediate's reference at once).
-    pub(crate) fn has_live(&self) -> bool {
-        self.queue.len() > self.cleared.len()
+    /// Whether a referenced immediate waits: only those keep the loop alive
+    /// and poll from blocking (Node's `clearImmediate` drops the immediate's
+    /// reference at once; an unref'd one runs only if the loop turns anyway).
+    pub(crate) fn has_referenced(&self) -> bool {
+        self.queue.len() > self.cleared.len() + self.unrefed.len()
+    }
+
+    /// Whether immediate `id` is queued and neither cleared nor run.
+    fn is_pending(&self, id: u64) -> bool {
+        let (Some(first), Some(last)) = (self.queue.front(), self.queue.back()) else { return false };
+        // Ids are consecutive from front to back: cleared ones stay queued until the check phase.
+        (first.0..=last.0).contains(&id) && !self.cleared.contains(&id)
+    }
+
+    /// Takes immediate `id` (just popped) out of the side sets; returns whether it was cleared.
+    pub(crate) fn forget(&mut self, id: u64) -> bool {
+        if !self.unrefed.is_empty() {
+            self.unrefed.remove(&id);
+        }
+        !self.cleared.is_empty() && self.cleared.remove(&id)
     }
 }
 
@@ -202,6 +220,7 @@ impl Builder {
                 immediates: RefCell::new(ImmediateQueue {
                     queue: VecDeque::new(),
                     cleared: HashSet::new(),
+                    unrefed: HashSet::new(),
                     next_id: 0,
                 }),
                 closing: RefCell::new(VecDeque::new()),
@@ -271,6 +290,16 @@ impl Inner {
         if let Some(old) = old {
             self.adjust_refs(old, referenced);
         }
+    }
+
+    /// Restarts a timer (see [`Timer::refresh`]); returns whether it is pending.
+    pub(crate) fn refresh_timer(&self, key: usize) -> bool {
+        let now = self.clock_nanos();
+        let refreshed = self.timers.borrow_mut().refresh(key, now);
+        if let Some(counted) = refreshed {
+            self.adjust_refs(false, counted);
+        }
+        refreshed.is_some()
     }
 
     pub(crate) fn timer_has_ref(&self, key: usize) -> bool {
@@ -368,6 +397,41 @@ impl Loop {
         )
     }
 
+    /// Runs `f` once `delay` has elapsed, as [`set_timeout`](Loop::set_timeout)
+    /// does, and again each time the returned [`Timer`] is
+    /// [`refresh`](Timer::refresh)ed, even after it ran: Node's `setTimeout`,
+    /// whose `refresh()` reactivates a timeout that already ran. Hence an
+    /// `FnMut`. Once it ran, the timer holds no reference (the loop may
+    /// exit), but keeps its callback until [`clear`](Timer::clear)ed or the
+    /// loop is dropped: dropping the `Timer` does not free it.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when `delay` overflows the loop's clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::{cell::Cell, rc::Rc, time::Duration};
+    /// let lp = waiter_loop::Loop::new().unwrap();
+    /// let runs = Rc::new(Cell::new(0));
+    /// let r = runs.clone();
+    /// let idle = lp.set_refreshable_timeout(Duration::from_millis(1), move |_| r.set(r.get() + 1)).unwrap();
+    /// lp.run().unwrap();
+    /// assert!(idle.refresh(), "a timer that ran is armed again");
+    /// lp.run().unwrap();
+    /// assert_eq!(runs.get(), 2);
+    /// idle.clear(); // frees its callback
+    /// ```
+    pub fn set_refreshable_timeout<F: FnMut(&Loop) + 'static>(
+        &self,
+        delay: Duration,
+        f: F,
+    ) -> io::Result<Timer> {
+        let delay = delay.max(MIN_CALLBACK_DELAY);
+        self.start_timer(delay, TimerCallback::Again(Box::new(f)), std::any::type_name::<F>())
+    }
+
     /// Runs `f` every `interval` until cleared (Node's `setInterval`).
     ///
     /// An interval under 1 ms is 1 ms, as in Node (`setInterval(f, 0)` runs
@@ -444,7 +508,7 @@ impl Loop {
         i.refs.get() > 0
             || i.work.borrow().len() > 0
             || !i.pending.borrow().is_empty()
-            || i.immediates.borrow().has_live()
+            || i.immediates.borrow().has_referenced()
             || !i.closing.borrow().is_empty()
             || !i.next_ticks.borrow().is_empty()
             || !i.microtasks.borrow().is_empty()
@@ -453,6 +517,10 @@ impl Loop {
 }
 
 /// A queued immediate (Node's `Immediate`); [`clear`](Immediate::clear) cancels it.
+///
+/// Like a timer it keeps the loop alive until it runs, unless
+/// [`unref`](Immediate::unref)'d: then it runs only if the loop turns for
+/// another reason (a referenced handle, another immediate), as in Node.
 #[derive(Clone, Debug)]
 pub struct Immediate {
     inner: Weak<Inner>,
@@ -464,12 +532,45 @@ impl Immediate {
     pub fn clear(&self) {
         let Some(inner) = self.inner.upgrade() else { return };
         let mut q = inner.immediates.borrow_mut();
-        let (Some(first), Some(last)) = (q.queue.front().map(|e| e.0), q.queue.back().map(|e| e.0)) else {
-            return;
-        };
-        if (first..=last).contains(&self.id) {
+        if q.is_pending(self.id) {
+            q.unrefed.remove(&self.id);
             q.cleared.insert(self.id);
         }
+    }
+
+    /// Lets the loop exit while this immediate waits (Node's `immediate.unref()`);
+    /// it still runs in a check phase the loop reaches for another reason.
+    pub fn unref(&self) -> &Immediate {
+        self.set_ref(false)
+    }
+
+    /// Makes this immediate keep the loop alive again (Node's `immediate.ref()`).
+    /// Does nothing once it ran or was cleared.
+    pub fn ref_(&self) -> &Immediate {
+        self.set_ref(true)
+    }
+
+    fn set_ref(&self, referenced: bool) -> &Immediate {
+        if let Some(inner) = self.inner.upgrade() {
+            let mut q = inner.immediates.borrow_mut();
+            if q.is_pending(self.id) {
+                if referenced {
+                    q.unrefed.remove(&self.id);
+                } else {
+                    q.unrefed.insert(self.id);
+                }
+            }
+        }
+        self
+    }
+
+    /// Whether the immediate waits to run and keeps the loop alive (Node's
+    /// `immediate.hasRef()`): false once it ran, was cleared, or was unref'd.
+    pub fn has_ref(&self) -> bool {
+        self.inner.upgrade().is_some_and(|inner| {
+            let q = inner.immediates.borrow();
+            q.is_pending(self.id) && !q.unrefed.contains(&self.id)
+        })
     }
 }
 

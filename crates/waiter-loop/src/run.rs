@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::event_loop::{Labeled, Loop, Microtask, Phase};
 use crate::metrics::SlowCallback;
-use crate::timer::TimerCallback;
+use crate::timer::{Pass, TimerCallback};
 use crate::trace::TickTrace;
 use crate::unwind::Lent;
 
@@ -72,9 +72,20 @@ impl Loop {
         if !alive {
             self.update_time();
         }
+        let mut first = true;
         while alive && !self.inner.stopped.get() {
             self.update_time();
             let timers = self.run_timers();
+            if mode == RunMode::Default && !std::mem::take(&mut first) && timers > 0 && !self.is_alive() {
+                // libuv runs this phase at the end of an iteration (all but
+                // the first) and checks liveness right after: timer callbacks
+                // that leave nothing referenced end the loop before another
+                // poll or check phase (an unref'd immediate they queued never runs).
+                // Still a tick for the metrics; no trace line, as nothing polled.
+                self.inner.metrics.iterations.set(self.inner.metrics.iterations.get() + 1);
+                alive = false;
+                break;
+            }
             let pending = self.run_pending();
             // One fresh clock read serves both the timeout and the idle-time metric.
             let before_poll = Instant::now();
@@ -110,7 +121,7 @@ impl Loop {
         let i = &self.inner;
         if i.stopped.get()
             || !i.pending.borrow().is_empty()
-            || i.immediates.borrow().has_live()
+            || i.immediates.borrow().has_referenced()
             || !i.closing.borrow().is_empty()
             || !self.is_alive()
         {
@@ -122,21 +133,31 @@ impl Loop {
         Some(Duration::from_nanos(deadline.saturating_sub(now)))
     }
 
-    /// Runs every timer due at the cached `now`, in (deadline, start) order.
-    /// Timers started by these callbacks wait for the next tick.
+    /// Runs every timer due at the cached `now`, in (deadline, start) order,
+    /// with the equal-delay timers that join them (see `timer.rs`). Timers
+    /// started by these callbacks wait for the next tick.
     pub(crate) fn run_timers(&self) -> usize {
         self.inner.phase.set(Phase::Timers);
-        let now = self.inner.now_nanos();
-        let limit = self.inner.timers.borrow().next_seq();
+        let mut pass = Pass::new(self.inner.now_nanos(), self.inner.timers.borrow().next_seq());
         let mut ran = 0;
         loop {
-            let due = self.inner.timers.borrow_mut().pop_due(now, limit);
+            let due = self.inner.timers.borrow_mut().pop_due(&mut pass);
             let Some((key, cb, label, referenced)) = due else { break };
             ran += 1;
             match cb {
                 TimerCallback::Once(f) => {
                     self.inner.adjust_refs(referenced, false);
                     self.invoke(label, f);
+                }
+                TimerCallback::Again(f) => {
+                    self.inner.adjust_refs(referenced, false);
+                    // Put back even when the callback panics, for a later refresh.
+                    let mut f = Lent::new(f, |f| {
+                        let cleared = self.inner.timers.borrow_mut().restore(key, f);
+                        // Dropped outside the borrow: what it captured may clear a timer.
+                        drop(cleared);
+                    });
+                    self.invoke(label, |lp| (f.get_mut())(lp));
                 }
                 TimerCallback::Wake(waker) => {
                     self.inner.adjust_refs(referenced, false);
@@ -260,7 +281,7 @@ impl Loop {
             let (next, cleared) = {
                 let mut q = self.inner.immediates.borrow_mut();
                 let Some((id, cb)) = q.queue.pop_front() else { break };
-                let cleared = !q.cleared.is_empty() && q.cleared.remove(&id);
+                let cleared = q.forget(id);
                 (cb, cleared)
             };
             if cleared {

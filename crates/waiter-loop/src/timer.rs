@@ -5,7 +5,21 @@
 //! order they were started. A deadline is taken from a fresh clock read when
 //! the timer starts, and a timer fires only once the loop's cached `now`
 //! reaches it, so a timer never fires early (libuv's can, by up to a
-//! millisecond, because it starts timers from the cached time: libuv#4773).
+//! millisecond, because it starts timers from the cached time: libuv#4773),
+//! with one exception, Node's: equal-delay timers share a pass.
+//!
+//! Node keeps the timers of one duration in one list, stamped with the
+//! millisecond they started in, and runs every timer of that list that is
+//! due in one pass. Timers of one delay started a few microseconds apart in
+//! the same millisecond therefore fire together in Node, with only the tick
+//! queues drained between them. Here their nanosecond deadlines differ by
+//! those microseconds, and a tick that starts between them (a spin-margin
+//! wake-up lands on the first deadline to the microsecond) would run the
+//! first alone and leave an immediate or an I/O callback to run before the
+//! rest. So, within a pass, a callback timer not yet due joins it when the
+//! callback timer fired just before it had the same delay and started in the
+//! same millisecond of the loop's clock: it runs less than 1 ms early, as it
+//! would in Node. [`Sleep`](crate::Sleep) futures keep their exact deadlines.
 //!
 //! Cancelling does not search the heap: the slot is removed and its heap
 //! entry goes stale, to be skipped when it surfaces. The heap is rebuilt
@@ -28,6 +42,9 @@ pub(crate) type RepeatFn = Box<dyn FnMut(&Loop)>;
 pub(crate) enum TimerCallback {
     Once(Box<dyn FnOnce(&Loop)>),
     Repeat(RepeatFn),
+    /// A refreshable one-shot's ([`Loop::set_refreshable_timeout`]): kept,
+    /// dormant, once it has run, so that [`Timer::refresh`] can run it again.
+    Again(RepeatFn),
     /// A [`Sleep`](crate::Sleep)'s: wake the task awaiting it, if one has
     /// polled it yet. Nothing is allocated per timer: the waker lives in the
     /// slot, and the slot outlives the firing (marked `fired`, no longer
@@ -41,9 +58,13 @@ pub(crate) struct TimerSlot {
     seq: u64,
     delay: u64,
     repeat: bool,
+    /// An `Again` timer: refreshable after it fired.
+    refreshable: bool,
+    /// The user's ref flag; it counts toward the loop's references only while live.
     referenced: bool,
-    /// A `Wake` timer that fired and waits for its `Sleep` to see it: not
-    /// live (no heap entry, no reference, cannot be cleared or refreshed).
+    /// Not live: a `Wake` timer that fired and waits for its `Sleep` to see
+    /// it (no heap entry, no reference, cannot be cleared or refreshed), or
+    /// an `Again` timer that ran and waits, dormant, for a refresh or a clear.
     fired: bool,
     /// `None` only while the callback runs.
     callback: Option<TimerCallback>,
@@ -54,13 +75,44 @@ impl TimerSlot {
     fn is_armed_as(&self, seq: u64) -> bool {
         self.seq == seq && !self.fired
     }
+
+    /// A fired refreshable timer, waiting for a refresh or a clear.
+    fn is_dormant(&self) -> bool {
+        self.fired && self.refreshable
+    }
+
+    /// What a pass groups by (see the module docs): a callback timer's
+    /// delay and the millisecond it was started in; `None` for a `Sleep`'s.
+    fn group(&self) -> Option<(u64, u64)> {
+        let started = self.deadline.saturating_sub(self.delay);
+        let sleep = matches!(self.callback, Some(TimerCallback::Wake(_)));
+        (!sleep).then_some((self.delay, started / NANOS_PER_MILLI))
+    }
+}
+
+const NANOS_PER_MILLI: u64 = 1_000_000;
+
+/// One timers pass: what [`TimerHeap::pop_due`] runs.
+pub(crate) struct Pass {
+    /// The loop's cached time when the pass began.
+    pub(crate) now: u64,
+    /// Timers started from this sequence on (by the pass's callbacks) wait for the next pass.
+    pub(crate) limit: u64,
+    /// The group of the callback timer that fired last in this pass.
+    group: Option<(u64, u64)>,
+}
+
+impl Pass {
+    pub(crate) fn new(now: u64, limit: u64) -> Pass {
+        Pass { now, limit, group: None }
+    }
 }
 
 /// A timer taken off the heap. Its callback goes to the caller, to be
 /// dropped once the heap's borrow is released: what the callback captured
 /// may touch the loop when dropped (a guard that clears another timer).
 pub(crate) struct Removed {
-    /// Whether it still counted as a reference.
+    /// Whether it still counted as a reference (referenced and live).
     pub(crate) referenced: bool,
     pub(crate) callback: Option<TimerCallback>,
 }
@@ -116,11 +168,13 @@ impl TimerHeap {
         label: &'static str,
     ) -> usize {
         let repeat = matches!(callback, TimerCallback::Repeat(_));
+        let refreshable = matches!(callback, TimerCallback::Again(_));
         let key = self.slots.insert(TimerSlot {
             deadline,
             seq: 0,
             delay,
             repeat,
+            refreshable,
             referenced: true,
             fired: false,
             callback: Some(callback),
@@ -135,35 +189,45 @@ impl TimerHeap {
         self.slots.get_mut(key).filter(|s| !s.fired)
     }
 
-    /// Removes a live timer. A fired `Wake` timer stays for its `Sleep`
-    /// (clearing a fired timer does nothing).
+    /// Removes a live or dormant timer. A fired `Wake` timer stays for its
+    /// `Sleep` (clearing it does nothing).
     pub(crate) fn stop(&mut self, key: usize) -> Option<Removed> {
-        self.live_mut(key)?;
+        self.slots.get(key).filter(|s| !s.fired || s.refreshable)?;
         self.release(key)
     }
 
     /// Removes a timer, fired or not (a `Sleep` being dropped).
     pub(crate) fn release(&mut self, key: usize) -> Option<Removed> {
-        self.slots.remove(key).map(|s| Removed { referenced: s.referenced, callback: s.callback })
+        self.slots.remove(key).map(|s| Removed { referenced: s.referenced && !s.fired, callback: s.callback })
     }
 
-    /// Sets a timer's ref flag; returns the old one, or `None` for a dead timer.
+    /// Sets a timer's ref flag; returns the old one for a live timer, whose
+    /// flag counts, or `None` (a dormant timer's flag is kept for its refresh).
     pub(crate) fn set_ref(&mut self, key: usize, referenced: bool) -> Option<bool> {
+        let slot = self.slots.get_mut(key)?;
+        if slot.is_dormant() {
+            slot.referenced = referenced;
+            return None;
+        }
         let slot = self.live_mut(key)?;
         Some(std::mem::replace(&mut slot.referenced, referenced))
     }
 
-    /// A live timer's ref flag, or `None` for a dead timer.
+    /// A live or dormant timer's ref flag, or `None` for a dead timer.
     pub(crate) fn is_referenced(&self, key: usize) -> Option<bool> {
-        self.slots.get(key).filter(|s| !s.fired).map(|s| s.referenced)
+        self.slots.get(key).filter(|s| !s.fired || s.refreshable).map(|s| s.referenced)
     }
 
-    /// Restarts a live timer from `now` with its original delay.
-    pub(crate) fn refresh(&mut self, key: usize, now: u64) -> bool {
-        let Some(slot) = self.live_mut(key) else { return false };
+    /// Restarts a live or dormant timer from `now` with its original delay.
+    /// Returns `None` for a dead timer, else whether a reference was added
+    /// (a referenced dormant timer becoming live).
+    pub(crate) fn refresh(&mut self, key: usize, now: u64) -> Option<bool> {
+        let slot = self.slots.get_mut(key).filter(|s| !s.fired || s.refreshable)?;
+        let woke = std::mem::replace(&mut slot.fired, false);
+        let counted = woke && slot.referenced;
         let deadline = now.saturating_add(slot.delay);
         self.arm(key, deadline);
-        true
+        Some(counted)
     }
 
     /// A `Sleep`'s poll of its `Wake` timer: `Ready` once it fired (the slot
@@ -195,29 +259,35 @@ impl TimerHeap {
         None
     }
 
-    /// Takes the next timer due at `now` that was started before sequence
-    /// `limit`, leaving one-shot timers removed, repeating ones in place
+    /// Takes the next timer due in `pass` (due at its `now`, or joining the
+    /// callback timer before it: see the module docs) that was started
+    /// before its `limit`, leaving one-shot timers removed, repeating ones in
+    /// place without their callback, refreshable ones in place, dormant and
     /// without their callback, and `Wake` ones in place, fired, unreferenced
-    /// and without their waker. Returns `(key, callback, label, referenced)`.
-    pub(crate) fn pop_due(
-        &mut self,
-        now: u64,
-        limit: u64,
-    ) -> Option<(usize, TimerCallback, &'static str, bool)> {
+    /// and without their waker. Returns `(key, callback, label, referenced)`,
+    /// `referenced` saying whether it counted as a reference.
+    pub(crate) fn pop_due(&mut self, pass: &mut Pass) -> Option<(usize, TimerCallback, &'static str, bool)> {
         loop {
             let Reverse((deadline, seq, key)) = *self.heap.peek()?;
-            let live = self.slots.get(key).is_some_and(|s| s.is_armed_as(seq));
-            if !live {
+            let Some(slot) = self.slots.get(key).filter(|s| s.is_armed_as(seq)) else {
                 self.heap.pop();
                 continue;
-            }
-            if deadline > now || seq >= limit {
+            };
+            if seq >= pass.limit
+                || (deadline > pass.now && (pass.group.is_none() || slot.group() != pass.group))
+            {
                 return None;
             }
             self.heap.pop();
             let slot = self.slots.get_mut(key).expect("checked live");
+            pass.group = slot.group().or(pass.group);
             let label = slot.label;
             let referenced = slot.referenced;
+            if slot.refreshable {
+                let cb = slot.callback.take().expect("a refreshable timer holds its callback");
+                slot.fired = true;
+                return Some((key, cb, label, referenced));
+            }
             if slot.repeat {
                 let cb = slot.callback.take().expect("repeating timer holds its callback");
                 return Some((key, cb, label, referenced));
@@ -231,6 +301,16 @@ impl TimerHeap {
             let slot = self.slots.remove(key).expect("checked live");
             return Some((key, slot.callback.expect("one-shot timer holds its callback"), label, referenced));
         }
+    }
+
+    /// Puts a refreshable timer's callback back after it ran; the callback
+    /// of a timer cleared meanwhile is handed back, for the caller to drop
+    /// outside the heap's borrow.
+    #[must_use = "a cleared timer's callback is dropped by the caller, outside the heap's borrow"]
+    pub(crate) fn restore(&mut self, key: usize, cb: RepeatFn) -> Option<RepeatFn> {
+        let Some(slot) = self.slots.get_mut(key) else { return Some(cb) };
+        slot.callback = Some(TimerCallback::Again(cb));
+        None
     }
 
     /// Puts a repeating timer's callback back and re-arms it for `now + delay`,
@@ -317,7 +397,9 @@ impl Timer {
         self
     }
 
-    /// Whether the timer is pending and keeps the loop alive (Node's `timer.hasRef()`).
+    /// Whether the timer is pending and keeps the loop alive (Node's
+    /// `timer.hasRef()`); for a refreshable timer that ran, whether its
+    /// refresh would (Node's `hasRef()` stays true after a timeout ran).
     pub fn has_ref(&self) -> bool {
         self.inner.upgrade().is_some_and(|inner| inner.timer_has_ref(self.key))
     }
@@ -329,12 +411,16 @@ impl Timer {
 
     /// Restarts the timer from now with its original delay (Node's
     /// `timeout.refresh()`): the idle-timeout pattern without a new allocation.
-    /// Returns whether the timer was still pending.
+    /// Returns whether the timer is pending now.
+    ///
+    /// A timer that was cleared stays cleared, as in Node. A timer that ran
+    /// runs again only if it came from [`Loop::set_refreshable_timeout`]
+    /// (Node reactivates any timeout that already ran): a
+    /// [`set_timeout`](Loop::set_timeout) callback is an `FnOnce`, consumed
+    /// by its run, so refreshing such a timer returns `false`, as does
+    /// refreshing a fired [`Sleep`](crate::Sleep)'s.
     pub fn refresh(&self) -> bool {
-        self.inner.upgrade().is_some_and(|inner| {
-            let now = inner.clock_nanos();
-            inner.timers.borrow_mut().refresh(self.key, now)
-        })
+        self.inner.upgrade().is_some_and(|inner| inner.refresh_timer(self.key))
     }
 }
 
@@ -352,8 +438,8 @@ mod tests {
         let a = h.start(10, 10, once(), "a");
         let b = h.start(10, 10, once(), "b");
         let c = h.start(5, 5, once(), "c");
-        let limit = h.next_seq();
-        let order: Vec<usize> = std::iter::from_fn(|| h.pop_due(10, limit).map(|t| t.0)).collect();
+        let mut pass = Pass::new(10, h.next_seq());
+        let order: Vec<usize> = std::iter::from_fn(|| h.pop_due(&mut pass).map(|t| t.0)).collect();
         assert_eq!(order, vec![c, a, b]);
         assert_eq!(h.slots.len(), 0);
     }
@@ -364,7 +450,7 @@ mod tests {
         h.start(11, 11, once(), "late");
         let limit = h.next_seq();
         h.start(0, 0, once(), "started during the phase");
-        assert!(h.pop_due(10, limit).is_none());
+        assert!(h.pop_due(&mut Pass::new(10, limit)).is_none());
         assert_eq!(h.next_deadline(), Some(0));
     }
 
@@ -388,14 +474,13 @@ mod tests {
         let mut h = TimerHeap::new();
         let k = h.start(5, 5, TimerCallback::Wake(None), "sleep");
         assert_eq!(h.poll_wake(k, &noop_waker()), Poll::Pending);
-        let limit = h.next_seq();
-        let (key, cb, _, referenced) = h.pop_due(5, limit).expect("due");
+        let (key, cb, _, referenced) = h.pop_due(&mut Pass::new(5, h.next_seq())).expect("due");
         assert_eq!(key, k);
         assert!(referenced);
         assert!(matches!(cb, TimerCallback::Wake(Some(_))), "the stored waker is handed out");
         assert!(!h.is_live(k));
         assert_eq!(h.is_referenced(k), None);
-        assert!(!h.refresh(k, 100));
+        assert_eq!(h.refresh(k, 100), None);
         assert!(h.stop(k).is_none(), "clearing a fired timer does nothing");
         assert_eq!(h.next_deadline(), None);
         assert_eq!(h.slots.len(), 1, "the slot waits for its Sleep");
@@ -408,8 +493,7 @@ mod tests {
         let mut h = TimerHeap::new();
         let k = h.start(5, 5, TimerCallback::Wake(None), "sleep");
         assert_eq!(h.stop(k).map(|r| r.referenced), Some(true));
-        let limit = h.next_seq();
-        assert!(h.pop_due(10, limit).is_none());
+        assert!(h.pop_due(&mut Pass::new(10, h.next_seq())).is_none());
         assert_eq!(h.poll_wake(k, &noop_waker()), Poll::Pending);
     }
 
@@ -420,9 +504,56 @@ mod tests {
         let b = h.start(10, 10, once(), "b");
         let c = h.start(10, 10, TimerCallback::Wake(None), "c");
         let d = h.start(3, 3, TimerCallback::Wake(None), "d");
-        let limit = h.next_seq();
-        let order: Vec<usize> = std::iter::from_fn(|| h.pop_due(10, limit).map(|t| t.0)).collect();
+        let mut pass = Pass::new(10, h.next_seq());
+        let order: Vec<usize> = std::iter::from_fn(|| h.pop_due(&mut pass).map(|t| t.0)).collect();
         assert_eq!(order, vec![d, a, b, c]);
+    }
+
+    const MS: u64 = NANOS_PER_MILLI;
+
+    /// Two 5 ms timers started 0.3 ms apart in one millisecond run in one
+    /// pass, the second 0.25 ms early, as in Node's one list per duration;
+    /// a third started in the next millisecond, a `Sleep`, and a timer of
+    /// another delay wait for their own deadlines. (Before the fix the pass
+    /// at 5.15 ms ran the first alone.)
+    #[test]
+    fn equal_delay_timers_started_in_one_millisecond_share_a_pass() {
+        let mut h = TimerHeap::new();
+        let a = h.start(5 * MS + MS / 10, 5 * MS, once(), "a: started at 0.1 ms");
+        let b = h.start(5 * MS + 4 * MS / 10, 5 * MS, once(), "b: at 0.4 ms");
+        let other = h.start(5 * MS + 5 * MS / 10, 4 * MS, once(), "4 ms timer started at 1.5 ms");
+        let sleep = h.start(5 * MS + 6 * MS / 10, 5 * MS, TimerCallback::Wake(None), "sleep at 0.6 ms");
+        let next_ms = h.start(6 * MS + MS / 10, 5 * MS, once(), "started at 1.1 ms");
+        let mut pass = Pass::new(5 * MS + 15 * MS / 100, h.next_seq());
+        let order: Vec<usize> = std::iter::from_fn(|| h.pop_due(&mut pass).map(|t| t.0)).collect();
+        assert_eq!(order, vec![a, b]);
+        assert!([other, sleep, next_ms].iter().all(|k| h.is_live(*k)));
+        let mut later = Pass::new(7 * MS, h.next_seq());
+        let order: Vec<usize> = std::iter::from_fn(|| h.pop_due(&mut later).map(|t| t.0)).collect();
+        assert_eq!(order, vec![other, sleep, next_ms]);
+    }
+
+    #[test]
+    fn a_refreshable_timer_is_dormant_after_it_ran_until_refreshed_or_cleared() {
+        let mut h = TimerHeap::new();
+        let k = h.start(5, 5, TimerCallback::Again(Box::new(|_| {})), "again");
+        let (key, cb, _, counted) = h.pop_due(&mut Pass::new(5, h.next_seq())).expect("due");
+        assert_eq!((key, counted), (k, true));
+        assert!(!h.is_live(k));
+        assert_eq!(h.is_referenced(k), Some(true), "hasRef stays true, as in Node");
+        let TimerCallback::Again(cb) = cb else { panic!("an Again callback") };
+        assert!(h.restore(k, cb).is_none());
+        assert_eq!(h.set_ref(k, false), None, "a dormant timer's flag does not count");
+        assert_eq!(h.refresh(k, 10), Some(false), "unref'd: live again, adding no reference");
+        assert_eq!(h.next_deadline(), Some(15));
+        assert_eq!(h.set_ref(k, true), Some(false));
+        let (_, cb, _, counted) = h.pop_due(&mut Pass::new(15, h.next_seq())).expect("due again");
+        assert!(counted);
+        drop(cb);
+        let removed = h.stop(k).expect("a dormant timer can be cleared");
+        assert!(!removed.referenced, "a dormant timer held no reference");
+        assert_eq!(h.refresh(k, 20), None, "a cleared timer stays cleared");
+        assert_eq!(h.slots.len(), 0);
     }
 
     #[test]

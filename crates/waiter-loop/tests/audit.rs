@@ -25,122 +25,17 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
-use std::process::Command;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use waiter_loop::{yield_now, Immediate, Interest, Loop, Signal, SignalWatch, Timer, Watch};
 
 mod common;
+use common::twin::{self, Lines, LIMIT};
 use common::{spin, wait_until};
-
-/// Longer than any of these programs takes; a hung loop fails at this.
-const LIMIT: Duration = Duration::from_secs(20);
-
-/// The lines a twin prints, in order (its `console.log`).
-#[derive(Clone, Default)]
-struct Lines(Rc<RefCell<Vec<String>>>);
-
-impl Lines {
-    fn log(&self, line: impl Into<String>) {
-        self.0.borrow_mut().push(line.into());
-    }
-
-    fn cb(&self, line: &str) -> impl FnOnce(&Loop) + 'static {
-        let (out, line) = (self.clone(), line.to_string());
-        move |_| out.log(line)
-    }
-
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.borrow_mut())
-    }
-}
-
-/// What a loop left behind once it ended.
-#[derive(Debug)]
-struct Ended {
-    lines: Vec<String>,
-    active_handles: usize,
-    tasks: usize,
-    alive: bool,
-}
-
-/// Builds a loop with `build` on a thread of its own, runs it to its end,
-/// catching each panic out of `run` as the line `uncaught: MESSAGE` and
-/// running again (Node with an `'uncaughtException'` handler), then logs
-/// `exit`. Fails if that takes longer than [`LIMIT`].
-fn run_catching(name: &str, build: fn(&Loop, &Lines)) -> Ended {
-    let (tx, rx) = mpsc::channel();
-    thread::Builder::new()
-        .name(name.to_string())
-        .spawn(move || {
-            let lp = Loop::new().expect("a loop (does WAITER_BACKEND name a backend?)");
-            let out = Lines::default();
-            build(&lp, &out);
-            loop {
-                match catch_unwind(AssertUnwindSafe(|| lp.run())) {
-                    Ok(ran) => break ran.expect("the loop runs"),
-                    Err(panic) => out.log(format!("uncaught: {}", message(&*panic))),
-                }
-            }
-            out.log("exit");
-            let _ = tx.send(Ended {
-                lines: out.take(),
-                active_handles: lp.active_handles(),
-                tasks: lp.task_count(),
-                alive: lp.is_alive(),
-            });
-        })
-        .expect("spawning the loop's thread");
-    rx.recv_timeout(LIMIT).unwrap_or_else(|e| panic!("{name}: the loop did not end within {LIMIT:?} ({e})"))
-}
-
-fn message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic".to_string())
-}
-
-/// Runs `node tests/js/audit/NAME.js` and returns its stdout's lines.
-fn node_lines(name: &str) -> Vec<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js/audit").join(format!("{name}.js"));
-    let out = Command::new("timeout")
-        .arg("30")
-        .arg("node")
-        .arg(&path)
-        .output()
-        .unwrap_or_else(|e| panic!("running `node {}` (Node.js is the oracle): {e}", path.display()));
-    assert!(
-        out.status.success(),
-        "`node {}` failed ({}): {}",
-        path.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("node prints UTF-8").lines().map(str::to_string).collect()
-}
-
-/// The twin prints what `tests/js/audit/NAME.js` prints under node, and its
-/// loop ends with nothing left.
-fn check_against_node(name: &str, build: fn(&Loop, &Lines)) {
-    let node = node_lines(name);
-    let ended = run_catching(name, build);
-    assert_eq!(ended.lines, node, "{name}: waiter (right) differs from node (left)");
-    assert_closed(name, &ended);
-}
-
-fn assert_closed(name: &str, ended: &Ended) {
-    assert_eq!(ended.active_handles, 0, "{name}: live handles left: {ended:?}");
-    assert_eq!(ended.tasks, 0, "{name}: tasks left: {ended:?}");
-    assert!(!ended.alive, "{name}: the loop is still alive: {ended:?}");
-}
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -155,7 +50,7 @@ fn ms(n: u64) -> Duration {
 /// no heap (this test timed out after `interval run 1`, `uncaught: boom`).
 #[test]
 fn an_interval_whose_callback_panics_fires_again() {
-    check_against_node("interval_throws", |lp, out| {
+    twin::check("audit/interval_throws", |lp, out| {
         let me: Rc<OnceCell<Timer>> = Rc::default();
         let runs = Cell::new(0);
         let (o, slot) = (out.clone(), me.clone());
@@ -193,7 +88,7 @@ fn read_available(mut socket: &UnixStream) -> String {
 /// loop never ended.
 #[test]
 fn a_watcher_whose_callback_panics_still_hears_its_descriptor() {
-    check_against_node("data_throws", |lp, out| {
+    twin::check("audit/data_throws", |lp, out| {
         let (ours, peer) = UnixStream::pair().unwrap();
         ours.set_nonblocking(true).unwrap();
         let fd = ours.as_raw_fd();
@@ -239,7 +134,7 @@ fn a_watcher_whose_callback_panics_still_hears_its_descriptor() {
 /// pending work: the loop waited forever for it.
 #[test]
 fn a_pool_completion_that_panics_does_not_lose_the_next_one() {
-    check_against_node("completion_throws", |lp, out| {
+    twin::check("audit/completion_throws", |lp, out| {
         let finished = Arc::new(AtomicUsize::new(0));
         let done = Rc::new(Cell::new(0));
         for _ in 0..2 {
@@ -272,7 +167,7 @@ fn a_pool_completion_that_panics_does_not_lose_the_next_one() {
 /// were dropped with the rest of their batch.
 #[test]
 fn a_deferred_or_close_callback_that_panics_does_not_lose_the_next_one() {
-    let ended = run_catching("close", |lp, out| {
+    let ended = twin::run("close", Loop::new, |lp, out| {
         lp.defer(|_| panic!("pending boom"));
         lp.defer(out.cb("second pending callback"));
         lp.on_close(|_| panic!("close boom"));
@@ -288,7 +183,7 @@ fn a_deferred_or_close_callback_that_panics_does_not_lose_the_next_one() {
             "exit"
         ]
     );
-    assert_closed("close", &ended);
+    ended.assert_closed("close");
 }
 
 /// Two descriptors ready in one poll, the first callback panics. Before the
@@ -296,7 +191,7 @@ fn a_deferred_or_close_callback_that_panics_does_not_lose_the_next_one() {
 /// under epoll an edge is reported once, so it never ran (the test timed out).
 #[test]
 fn events_fetched_after_a_panicking_callback_are_still_dispatched() {
-    let ended = run_catching("events", |lp, out| {
+    let ended = twin::run("events", Loop::new, |lp, out| {
         let pairs: Vec<(UnixStream, UnixStream)> = (0..2)
             .map(|_| {
                 let (ours, peer) = UnixStream::pair().unwrap();
@@ -328,14 +223,14 @@ fn events_fetched_after_a_panicking_callback_are_still_dispatched() {
         }
     });
     assert_eq!(ended.lines, ["uncaught: boom", "the other descriptor's callback ran", "exit"]);
-    assert_closed("events", &ended);
+    ended.assert_closed("events");
 }
 
 /// Before the fix a signal handler that panicked lost its callback and held
 /// the loop forever, deaf to the next signal.
 #[test]
 fn a_signal_handler_that_panics_hears_the_next_signal() {
-    let ended = run_catching("signal", |lp, out| {
+    let ended = twin::run("signal", Loop::new, |lp, out| {
         let watch: Rc<RefCell<Option<SignalWatch>>> = Rc::default();
         let heard = Cell::new(0);
         let (o, me) = (out.clone(), watch.clone());
@@ -354,7 +249,7 @@ fn a_signal_handler_that_panics_hears_the_next_signal() {
         lp.set_timeout(ms(1), |_| raise(Signal::USR1)).unwrap();
     });
     assert_eq!(ended.lines, ["SIGUSR1 1", "uncaught: boom", "SIGUSR1 2", "exit"]);
-    assert_closed("signal", &ended);
+    ended.assert_closed("signal");
 }
 
 fn raise(sig: Signal) {
@@ -372,9 +267,9 @@ fn raise(sig: Signal) {
 /// 1 for good) and the awaiter waited forever (2).
 #[test]
 fn a_task_that_panics_is_gone_and_its_awaiter_hears_of_it() {
-    let node = node_lines("await_throwing");
+    let node = twin::node_lines("audit/await_throwing");
     assert_eq!(node, ["awaiter got: boom", "exit"], "node's oracle");
-    let ended = run_catching("task", |lp, out| {
+    let ended = twin::run("task", Loop::new, |lp, out| {
         let failing = lp.spawn(async {
             yield_now().await;
             if out_of_luck() {
@@ -396,7 +291,7 @@ fn a_task_that_panics_is_gone_and_its_awaiter_hears_of_it() {
             "exit"
         ]
     );
-    assert_closed("task", &ended);
+    ended.assert_closed("task");
 }
 
 /// Always true; keeps the compiler from calling the code after the panic dead.
@@ -554,7 +449,7 @@ fn a_watchdog_report_may_turn_the_watchdog_off() {
 /// due by then fired (`unref timer: must not fire`, unlike node).
 #[test]
 fn a_cleared_immediate_does_not_keep_the_loop_alive() {
-    check_against_node("cleared_immediate_liveness", |lp, out| {
+    twin::check("audit/cleared_immediate_liveness", |lp, out| {
         lp.set_timeout(ms(1), out.cb("unref timer: must not fire")).unwrap().unref();
         let immediate = lp.set_immediate(out.cb("cleared immediate: must not run"));
         assert!(lp.is_alive());
@@ -563,4 +458,166 @@ fn a_cleared_immediate_does_not_keep_the_loop_alive() {
         spin(ms(5));
         out.log("main end");
     });
+}
+
+// ---------------------------------------------------------------------------
+// What the first audit left alone (issue notes, "Left alone (loop)").
+// ---------------------------------------------------------------------------
+
+/// Node's `refresh()` reactivates a timeout that already ran, also from
+/// its own callback, and `hasRef()` stays true after it ran. A
+/// `set_timeout` callback is an `FnOnce`, consumed by its run, so the twin
+/// uses `set_refreshable_timeout`. Before the fix there was no such timer:
+/// `refresh()` on a timer that had run returned false and did nothing.
+#[test]
+fn a_refreshable_timeout_runs_again_when_refreshed_after_it_ran() {
+    twin::check("audit/timer_refresh_after_fire", |lp, out| {
+        let quiet = lp.set_refreshable_timeout(ms(1000), |_| unreachable!("unref: never")).unwrap();
+        quiet.unref();
+        let me: Rc<OnceCell<Timer>> = Rc::default();
+        let runs = Rc::new(Cell::new(0));
+        let (o, slot, r) = (out.clone(), me.clone(), runs.clone());
+        let timer = lp
+            .set_refreshable_timeout(ms(10), move |lp| {
+                r.set(r.get() + 1);
+                let t = slot.get().expect("the timer was stored").clone();
+                o.log(format!("timeout run {}, hasRef {}", r.get(), t.has_ref()));
+                match r.get() {
+                    1 => {
+                        let (o, quiet) = (o.clone(), quiet.clone());
+                        lp.set_immediate(move |_| {
+                            o.log(format!("after run 1: hasRef {}", t.has_ref()));
+                            assert!(t.refresh(), "a refreshable timer that ran is armed again");
+                            o.log(format!("refreshed: hasRef {}", t.has_ref()));
+                            quiet.refresh();
+                            o.log("unref'd timeout refreshed");
+                        });
+                    }
+                    2 => assert!(t.refresh()),
+                    _ => {}
+                }
+            })
+            .unwrap();
+        me.set(timer).unwrap();
+
+        let cleared = lp.set_refreshable_timeout(ms(1), |_| unreachable!("cleared: never")).unwrap();
+        cleared.clear();
+        assert!(!cleared.refresh(), "a cleared timer stays cleared");
+    });
+}
+
+/// A `set_timeout` timer that ran cannot run again (its `FnOnce` is
+/// spent): `refresh()` says so and arms nothing.
+#[test]
+fn a_one_shot_timeout_that_ran_is_not_refreshed() {
+    let lp = Loop::new().unwrap();
+    let t = lp.set_timeout(ms(1), |_| {}).unwrap();
+    lp.run().unwrap();
+    assert!(!t.refresh());
+    assert!(!t.is_active() && !lp.is_alive());
+}
+
+/// Node's `Immediate` has `ref()`, `unref()` and `hasRef()`: an unref'd
+/// immediate does not hold the loop but runs when the loop turns anyway.
+/// Before the fix `Immediate` had none of them.
+#[test]
+fn an_unrefd_immediate_runs_only_if_the_loop_turns_anyway() {
+    twin::check("audit/immediate_ref", |lp, out| {
+        let a = lp.set_immediate(out.cb("a: unref'd, ref'd again, runs"));
+        a.unref().ref_();
+        let (o, ran) = (out.clone(), a.clone());
+        let b = lp.set_immediate(move |lp| {
+            o.log(format!("b: unref'd, runs as a holds the loop; a.hasRef after it ran {}", ran.has_ref()));
+            lp.set_immediate(o.cb("c: unref'd, runs as the timeout holds the loop")).unref();
+            let o = o.clone();
+            lp.set_timeout(ms(100), move |lp| {
+                o.log("timeout");
+                let e = lp.set_immediate(o.cb("e: never (unref'd, nothing holds the loop)"));
+                e.unref();
+                o.log(format!("e.hasRef {}", e.has_ref()));
+            })
+            .unwrap();
+        });
+        b.unref();
+        out.log(format!("a.hasRef {}, b.hasRef {}", a.has_ref(), b.has_ref()));
+        let d = lp.set_immediate(out.cb("d: never (cleared)"));
+        d.unref().ref_();
+        d.clear();
+        d.ref_();
+        out.log(format!("d.hasRef after clear {}", d.has_ref()));
+    });
+}
+
+/// Unref'd immediates alone neither keep the loop alive nor stop poll from
+/// blocking until a timer (Node's idle handle runs only for referenced
+/// immediates), and run in the check phase after it.
+#[test]
+fn unrefd_immediates_let_poll_block() {
+    let lp = Loop::new().unwrap();
+    let ran: Rc<Cell<Option<Duration>>> = Rc::default();
+    let started = std::time::Instant::now();
+    let r = ran.clone();
+    let im = lp.set_immediate(move |_| r.set(Some(started.elapsed())));
+    im.unref();
+    assert!(!lp.is_alive() && !im.has_ref());
+    lp.run().unwrap();
+    assert_eq!(ran.get(), None, "nothing held the loop: it did not turn");
+    lp.set_timeout(ms(20), |_| {}).unwrap();
+    lp.run().unwrap();
+    let ran = ran.get().expect("the check phase ran the unref'd immediate");
+    assert!(ran >= ms(19), "poll blocked until the timer, then the immediate ran: {ran:?}");
+}
+
+/// Node runs the timers of one duration started in one millisecond in one
+/// pass. A loop that spins before its timers wakes at the first deadline
+/// to the microsecond; before the fix it ran `t1` alone, then the
+/// immediates, and `t2`, `t3` (0.3 and 0.6 ms later) on the next tick.
+#[test]
+fn equal_delay_timers_started_in_one_millisecond_fire_in_one_pass() {
+    twin::check_on(
+        "audit/equal_delay_same_ms",
+        || Loop::builder().spin_before_timers(Duration::from_micros(300)).build(),
+        |lp, out| {
+            // The loop's clock counts from its creation: `now()` is that
+            // instant until the first tick.
+            let epoch = lp.now();
+            let millis = |t: std::time::Instant| (t - epoch).as_millis();
+            let mut tries = 1;
+            loop {
+                let before = millis(std::time::Instant::now());
+                while millis(std::time::Instant::now()) == before {}
+                let first = std::time::Instant::now();
+                let timers: Vec<Timer> = ["t1", "t2", "t3"]
+                    .into_iter()
+                    .map(|name| {
+                        let o = out.clone();
+                        let t = lp
+                            .set_timeout(ms(5), move |lp| {
+                                o.log(name);
+                                lp.next_tick(o.cb(&format!("{name}: tick")));
+                                lp.set_immediate(o.cb(&format!("{name}: immediate")));
+                            })
+                            .unwrap();
+                        if name != "t3" {
+                            spin(Duration::from_micros(300));
+                        }
+                        t
+                    })
+                    .collect();
+                if millis(first) == millis(std::time::Instant::now()) {
+                    break;
+                }
+                timers.iter().for_each(Timer::clear);
+                tries += 1;
+                if tries == 50 {
+                    break;
+                }
+            }
+            out.log(if tries < 50 {
+                "started in one millisecond"
+            } else {
+                "gave up: the machine is too busy"
+            });
+        },
+    );
 }

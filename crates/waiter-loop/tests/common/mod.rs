@@ -5,6 +5,8 @@
 // Each test crate compiles this module separately and uses only part of it.
 #![allow(dead_code)]
 
+pub mod twin;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
