@@ -154,3 +154,40 @@ fn the_password_file_answers_a_password_request_when_no_password_is_given() {
     });
     std::fs::remove_file(&path).unwrap();
 }
+
+/// Run only as the child of the test below, in its own process with its
+/// own environment (`--ignored` keeps it out of ordinary runs).
+#[test]
+#[ignore = "the child half of from_env_reads_the_process_environment"]
+fn from_env_child() {
+    let c = Config::from_env().unwrap().apply("postgres://url_user@/url_db").unwrap();
+    assert_eq!(c.host, waiter_pg::Host::Tcp("env.example".into()));
+    assert_eq!((c.port, c.user.as_str(), c.password.as_deref()), (6543, "url_user", Some("env-secret")));
+    assert_eq!((c.database(), c.application_name.as_deref()), ("url_db", Some("env_app")));
+    assert_eq!(c.connect_timeout, Some(std::time::Duration::from_secs(9)));
+    assert_eq!(c.passfile.as_deref(), Some(std::path::Path::new("/nonexistent/home/.pgpass")));
+}
+
+#[test]
+fn from_env_reads_the_process_environment() {
+    // The variables are set in a child process only: tests in this process
+    // never race on its environment.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "from_env_child", "--ignored", "--nocapture"])
+        .env_clear()
+        .envs([
+            ("PGHOST", "env.example"),
+            ("PGPORT", "6543"),
+            ("PGUSER", "env_user"),
+            ("PGPASSWORD", "env-secret"),
+            ("PGDATABASE", "env_db"),
+            ("PGAPPNAME", "env_app"),
+            ("PGCONNECT_TIMEOUT", "9"),
+            ("HOME", "/nonexistent/home"),
+        ])
+        .output()
+        .unwrap();
+    let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("1 passed"), "the child test did not run:\n{log}");
+}
