@@ -343,7 +343,7 @@ where
         }
         // The loop's cached time: no clock read per request.
         let deadline = shared.lp.now() + config.header_timeout;
-        let (mut request, Framing { body, keep_alive, persistent, coded }, expect) = loop {
+        let (mut request, Framing { body, keep_alive, expect, coded }) = loop {
             // Decided before any wait: the parser's result borrows the buffer
             // and is large, and it must not live in the future across one.
             let refused = if fresh > 0 {
@@ -393,10 +393,6 @@ where
                     Ok(body) => request.body = body,
                     Err(close) => return Ok(close),
                 }
-                // The parser gives a chunked request no keep-alive (it cannot
-                // skip the body); read whole, it can, as a `Content-Length`
-                // body the handler reads (with `Expect`, closed after, as those).
-                keep_alive = persistent && !expect;
             }
             Body::Length(n) if n > config.max_body => {
                 return Box::pin(refuse(shared, stream, Status::CONTENT_TOO_LARGE)).await
@@ -447,13 +443,7 @@ async fn read_chunked<H>(
     expect: bool,
 ) -> io::Result<Result<Vec<u8>, Close>> {
     let config = &shared.config;
-    let limits = &config.limits;
-    let mut decoder = chunked::Decoder::new(chunked::ChunkedLimits {
-        max_body: config.max_body,
-        max_size_line: limits.max_field_line,
-        max_extensions: limits.max_field_line,
-        max_trailers: limits.max_head,
-    });
+    let mut decoder = chunked::Decoder::new(chunked::ChunkedLimits::new(config.max_body, &config.limits));
     let mut body = Vec::new();
     let mut deadline = None;
     loop {
@@ -480,18 +470,18 @@ async fn read_chunked<H>(
 /// What the parser said of a request's body and its connection.
 struct Framing {
     body: Body,
-    /// The connection may carry another request (the body can be skipped).
+    /// The connection may carry another request once the body is read
+    /// ([`request::Head::keep_alive`]; `max_body` is the parser's discard limit).
     keep_alive: bool,
-    /// The client lets the connection persist, body aside ([`request::Head::persistent`]).
-    persistent: bool,
+    /// The client expects a `100 Continue` ([`request::Head::expect`]).
+    expect: bool,
     /// A transfer coding besides `chunked` ([`request::Head::coded`]).
     coded: bool,
 }
 
-/// A parsed head as the handler gets it, with its framing and whether the
-/// client expects a `100 Continue`; and the bytes the head took. `Err` is
-/// the status refusing it.
-type Parsed = ((Request, Framing, bool), usize);
+/// A parsed head as the handler gets it, with its framing; and the bytes
+/// the head took. `Err` is the status refusing it.
+type Parsed = ((Request, Framing), usize);
 
 /// Parses a request head at the start of `bytes` into an owned [`Request`].
 fn parse(bytes: &[u8], limits: &Limits) -> Result<Option<Parsed>, Status> {
@@ -499,10 +489,6 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Option<Parsed>, Status> {
         return Ok(None);
     };
     let headers: Vec<(String, Vec<u8>)> = head.headers().map(|(n, v)| (n.to_owned(), v.to_vec())).collect();
-    // Unknown expectations were refused (417) by the parser; an HTTP/1.0
-    // client must get no 1xx at all (RFC 9110 §15.2), so its `Expect` is ignored.
-    let expect =
-        head.version == Version::Http11 && headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("expect"));
     let request = Request {
         method: head.method.as_str().to_owned(),
         target: head.path.to_owned(),
@@ -510,13 +496,9 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<Option<Parsed>, Status> {
         headers,
         body: Vec::new(),
     };
-    let framing = Framing {
-        body: head.body,
-        keep_alive: head.keep_alive,
-        persistent: head.persistent,
-        coded: head.coded,
-    };
-    Ok(Some(((request, framing, expect), used)))
+    let framing =
+        Framing { body: head.body, keep_alive: head.keep_alive, expect: head.expect, coded: head.coded };
+    Ok(Some(((request, framing), used)))
 }
 
 /// Writes `response` with one `writev` of the shared head buffer and its

@@ -3,7 +3,9 @@
 //!
 //! It exists so that [`crate::app`] can read a body that Node's clients
 //! (`fetch` or `http.request` with a streamed body, `curl -H
-//! 'Transfer-Encoding: chunked'`) send without a `Content-Length`. The
+//! 'Transfer-Encoding: chunked'`) send without a `Content-Length`, and so
+//! that the static server can skip one sent with a GET and keep the
+//! connection. The
 //! [`Decoder`] is a byte-level state machine, so a body split across reads
 //! at any byte decodes the same and nothing is scanned twice; it stops at the
 //! end of the message, leaving pipelined bytes to the caller.
@@ -22,6 +24,7 @@
 //!   ends a line (as in nginx and httparse), a CR must be followed by LF (a
 //!   bare CR is 400). That includes the line ending after a chunk's data.
 
+use crate::request::Limits;
 use crate::status::Status;
 
 /// Why a chunked body was refused; [`ChunkedError::status`] is the answer.
@@ -61,6 +64,20 @@ pub struct ChunkedLimits {
     pub max_extensions: usize,
     /// Largest trailer section, line endings included (431 beyond).
     pub max_trailers: usize,
+}
+
+impl ChunkedLimits {
+    /// A body of at most `max_body` decoded bytes, its framing bounded as a
+    /// head is by `limits`: a size line and the extensions over the whole
+    /// body as one field line, the trailers as a whole head.
+    pub fn new(max_body: u64, limits: &Limits) -> ChunkedLimits {
+        ChunkedLimits {
+            max_body,
+            max_size_line: limits.max_field_line,
+            max_extensions: limits.max_field_line,
+            max_trailers: limits.max_head,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

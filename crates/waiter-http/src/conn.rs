@@ -3,9 +3,9 @@
 //! The state machine is the task's own control flow: wait idle for the first
 //! byte (keep-alive timeout, or the header timeout for a new connection),
 //! read until a head parses (header timeout for the whole head), answer it,
-//! skip a small body the request carried, and answer any request pipelined
-//! behind it from the bytes already read before reading again. Responses
-//! therefore leave in request order by construction.
+//! skip a small body the request carried (`Content-Length` or chunked), and
+//! answer any request pipelined behind it from the bytes already read before
+//! reading again. Responses therefore leave in request order by construction.
 //!
 //! The common request costs no future at all: a keep-alive GET of a small
 //! file that is fresh in the open-file cache is answered by [`answer_now`]
@@ -40,6 +40,7 @@ use std::task::{Context, Poll};
 
 use waiter_loop::net::TcpStream;
 
+use crate::chunked;
 use crate::conditional::{self, Precondition};
 use crate::deadline::{Deadline, When};
 use crate::file::{FileBody, FileInfo, Lookup};
@@ -366,17 +367,12 @@ async fn requests(
                     if !keep_alive {
                         return Ok(Some(Close::AfterResponse));
                     }
-                    if let Body::Length(mut left) = body {
-                        while left > 0 {
-                            if buf.pending().is_empty()
-                                && wire::read_more(&worker.scratch, stream, timer, buf, deadline).await?
-                                    != Some(true)
-                            {
-                                return Ok(Some(Close::Now));
-                            }
-                            let take = (buf.pending().len() as u64).min(left);
-                            buf.consume(take as usize);
-                            left -= take;
+                    if body != Body::None {
+                        // Boxed: rare, and its decoder need not sit in every request's future.
+                        if let Some(close) =
+                            Box::pin(discard(worker, stream, timer, buf, body, deadline)).await?
+                        {
+                            return Ok(Some(close));
                         }
                     }
                     break;
@@ -393,6 +389,58 @@ async fn requests(
         }
     }
     Ok(None)
+}
+
+/// Reads and discards the body of a request already answered, so that the
+/// connection can carry the next one (nginx discards bodies too): a
+/// `Content-Length` body (the parser kept the connection only for one
+/// within [`Limits::max_discard_body`](request::Limits::max_discard_body)),
+/// or a chunked one, decoded up to the same limit; either before
+/// `deadline`, the request's header timeout. `Some` is how the connection
+/// ends instead: at once when the client went quiet or away, after a
+/// lingering close when the chunked body passed the limit or is malformed.
+async fn discard(
+    worker: &Worker,
+    stream: &TcpStream,
+    timer: &Deadline,
+    buf: &mut ReadBuf,
+    body: Body,
+    deadline: std::time::Instant,
+) -> io::Result<Option<Close>> {
+    let limits = &worker.config.limits;
+    let mut left = match body {
+        Body::None => return Ok(None),
+        Body::Length(n) => n,
+        Body::Chunked => 0,
+    };
+    let mut chunked = (body == Body::Chunked)
+        .then(|| chunked::Decoder::new(chunked::ChunkedLimits::new(limits.max_discard_body, limits)));
+    let mut sink = Vec::new();
+    loop {
+        match &mut chunked {
+            Some(decoder) => {
+                let Ok(used) = decoder.decode(buf.pending(), &mut sink) else {
+                    return Ok(Some(Close::AfterResponse));
+                };
+                buf.consume(used);
+                sink.clear();
+                if decoder.is_done() {
+                    return Ok(None);
+                }
+            }
+            None => {
+                let take = (buf.pending().len() as u64).min(left);
+                buf.consume(take as usize);
+                left -= take;
+                if left == 0 {
+                    return Ok(None);
+                }
+            }
+        }
+        if wire::read_more(&worker.scratch, stream, timer, buf, deadline).await? != Some(true) {
+            return Ok(Some(Close::Now));
+        }
+    }
 }
 
 /// Answers a request that never parsed with `status`, logs it, and closes.

@@ -10,11 +10,13 @@
 //!   the whole head 32 KiB (431), 100 header lines (431). This is nginx's
 //!   `large_client_header_buffers 4 8k` ceiling, so anything nginx accepts is
 //!   accepted; nginx answers an oversized header with 400, we with 431 (RFC 6585).
-//! - A body we answer without reading (GET with `Content-Length`): up to
-//!   [`Limits::max_discard_body`] (64 KiB) the connection discards it and stays
-//!   alive; larger, chunked, or announced with `Expect`, [`Head::keep_alive`]
+//! - A body we answer without reading (GET with `Content-Length` or chunked):
+//!   up to [`Limits::max_discard_body`] (64 KiB) the connection discards it
+//!   and stays alive; announced larger or with `Expect`, [`Head::keep_alive`]
 //!   is false and the connection closes after the response, so the body is
-//!   never read as a request. nginx discards bodies of any size.
+//!   never read as a request. A chunked body's size is known only once
+//!   decoded: the reader closes the connection when it passes the limit.
+//!   nginx discards bodies of any size.
 //! - Request smuggling (RFC 9112 §6): conflicting or malformed framing is 400,
 //!   see `request/framing.rs`; httparse refuses obs-fold, space before the
 //!   colon, bare CR and NUL: 400. A well-framed body in a transfer coding that
@@ -230,12 +232,14 @@ pub struct Head<'b> {
     /// The authority of an absolute-form target, else the `Host` field; `None`
     /// when neither names one (HTTP/1.0 without `Host`, or an empty `Host`).
     pub host: Option<&'b str>,
-    /// Whether the connection may carry another request after this one.
+    /// Whether the connection may carry another request after this one, its
+    /// body (if any) read or discarded: the client lets it persist (HTTP/1.1
+    /// without `Connection: close`, HTTP/1.0 with `keep-alive`), and the body
+    /// can be skipped (see the module notes).
     pub keep_alive: bool,
-    /// Whether the client lets the connection persist (HTTP/1.1 without
-    /// `Connection: close`, HTTP/1.0 with `keep-alive`): `keep_alive` without
-    /// the condition that the body can be skipped unread.
-    pub persistent: bool,
+    /// Whether the client expects a `100 Continue` (an HTTP/1.1 `Expect:
+    /// 100-continue`; any other expectation was refused with 417).
+    pub expect: bool,
     /// Whether the body has a transfer coding besides `chunked` (`gzip,
     /// chunked`), which a server that reads the body would have to decode.
     pub coded: bool,
@@ -471,6 +475,7 @@ fn head_from<'b>(
     framing.expectation(version)?;
     let persistent = !close && (version == Version::Http11 || keep_alive_token);
     let keep_alive = persistent && framing.discardable(body, limits);
+    let expect = framing.expects_continue(version);
     let coded = framing.coded();
     Ok(Head {
         method,
@@ -479,7 +484,7 @@ fn head_from<'b>(
         version,
         host,
         keep_alive,
-        persistent,
+        expect,
         coded,
         body,
         fields,

@@ -258,8 +258,14 @@ fn bodies_and_keep_alive() {
             Body::Length(7),
         ),
         (
-            "chunked closes",
+            "chunked is discarded",
             "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, Chunked",
+            true,
+            Body::Chunked,
+        ),
+        (
+            "chunked with Expect closes",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue",
             false,
             Body::Chunked,
         ),

@@ -198,3 +198,42 @@ fn every_response_says_the_same_about_its_connection() {
         }
     }
 }
+
+/// A GET with a chunked body (RFC 9112 §7.1) is answered, its body decoded
+/// and discarded, and the connection goes on: the next request, pipelined
+/// behind it or sent later, is answered. Before, the response said
+/// `Connection: close` and the pipelined request was lost. A body past the
+/// discard limit (64 KiB decoded) or a malformed one ends the connection
+/// after the response instead, as does a client that never finishes it.
+#[test]
+fn a_chunked_body_on_get_is_discarded_and_the_connection_kept() {
+    let server = start(&[("a.txt", b"A"), ("b.txt", b"B")], |c| {
+        c.header_timeout = std::time::Duration::from_millis(500);
+    });
+    let head = "GET /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let next = "GET /b.txt HTTP/1.1\r\nHost: t\r\n\r\n";
+    // Pipelined in one write; a chunk whose data looks like a request is data.
+    let mut stream = server.connect();
+    let body = format!("{:x}\r\n{next}\r\n3;ext=1\r\nabc\r\n0\r\nTrailer: x\r\n\r\n", next.len());
+    stream.write_all(format!("{head}{body}{next}").as_bytes()).unwrap();
+    let first = read_response(&mut stream, false).unwrap();
+    assert_eq!((first.status, first.body.as_slice()), (200, &b"A"[..]), "the GET");
+    assert_eq!(first.header("Connection"), None, "kept alive: {:?}", first.headers);
+    assert_eq!(read_response(&mut stream, false).unwrap().body, b"B", "the pipelined request, once");
+    // The body split across writes, the next request sent after it.
+    stream.write_all(format!("{head}4\r\nab").as_bytes()).unwrap();
+    assert_eq!(read_response(&mut stream, false).unwrap().body, b"A", "answered before its body");
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    stream.write_all(b"cd\r\n0\r\n\r\n").unwrap();
+    stream.write_all(next.as_bytes()).unwrap();
+    assert_eq!(read_response(&mut stream, false).unwrap().body, b"B", "the request after the body");
+
+    for (label, rest) in
+        [("past the limit", "10001\r\n"), ("malformed", "zz\r\n"), ("never finished", "5\r\nab")]
+    {
+        let mut stream = server.connect();
+        stream.write_all(format!("{head}{rest}").as_bytes()).unwrap();
+        assert_eq!(read_response(&mut stream, false).unwrap().status, 200, "{label}: answered");
+        assert!(closed_by_server(&mut stream), "{label}: then closed");
+    }
+}

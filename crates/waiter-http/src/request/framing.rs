@@ -111,18 +111,27 @@ impl Framing {
         }
     }
 
+    /// Whether the client expects a `100 Continue` before it sends the body:
+    /// an `Expect` line in HTTP/1.1 (an HTTP/1.0 client must get no 1xx at
+    /// all, RFC 9110 §15.2, so its `Expect` is ignored).
+    pub(super) fn expects_continue(&self, version: Version) -> bool {
+        self.expect && version == Version::Http11
+    }
+
     /// Whether the connection can skip `body` and read the next request.
     ///
-    /// A chunked body, one over [`Limits::max_discard_body`], or any body sent
-    /// with `Expect` is not: a client waiting for `100 Continue` may never send
+    /// A body over [`Limits::max_discard_body`] is not, nor any body sent
+    /// with `Expect`: a client waiting for `100 Continue` may never send
     /// the body it announced, and discarding the next request in its place
     /// would desynchronise the connection. nginx answers `100 Continue` first;
-    /// closing after the response is simpler and as safe.
+    /// closing after the response is simpler and as safe. A chunked body's
+    /// size shows only as it is decoded: it is discardable here, and the
+    /// reader closes the connection if it goes past the limit.
     pub(super) fn discardable(&self, body: Body, limits: &Limits) -> bool {
         match body {
             Body::None => true,
             Body::Length(n) => n <= limits.max_discard_body && !self.expect,
-            Body::Chunked => false,
+            Body::Chunked => !self.expect,
         }
     }
 }
