@@ -1,7 +1,7 @@
 //! The fuzzing entry point (`fuzz/fuzz_targets/pg_message.rs`): everything
 //! that turns bytes from the server into typed values, with no socket.
 //!
-//! The cost of one execution is bounded: the first [`FULL_DECODES`] values
+//! The cost of one execution is bounded: the first `FULL_DECODES` (32) values
 //! of an input are read as every Rust type; later rows are still framed and
 //! checked against their columns (`Row::new`), but their values are not
 //! decoded. Without the bound a 4 KiB input of a wide row description

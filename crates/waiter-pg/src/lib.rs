@@ -7,8 +7,10 @@
 //! encoded and decoded by `postgres-protocol`, and runs entirely on the
 //! loop's thread (no tokio, no locks).
 //!
-//! - [`connect`]: URL or `key=value` settings; trust, cleartext, md5 and
-//!   SCRAM-SHA-256 authentication.
+//! - [`connect`]: URL or `key=value` settings with libpq's names (TCP
+//!   keepalive on by default, a `.pgpass` password file); libpq's `PG*`
+//!   environment variables when asked ([`Config::from_env`]); trust,
+//!   cleartext, md5 and SCRAM-SHA-256 authentication.
 //! - [`Client`]: simple queries (several statements, text results) and
 //!   extended queries with `$n` parameters, prepared once per connection and
 //!   cached; any number of clones pipeline their requests on one connection.
@@ -20,6 +22,7 @@
 //!   many callers' short queries on one of its connections, and
 //!   [`Pool::get_pipelined`] queues a second caller's statement on each busy
 //!   connection, so no backend waits a round trip between two statements.
+//!   [`Pool::close`] ends it (node-postgres's `pool.end()`).
 //!
 //! # Examples
 //!
