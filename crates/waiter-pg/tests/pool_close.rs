@@ -116,3 +116,29 @@ fn close_terminates_idle_connections_at_once_and_lent_ones_when_given_back() {
         lp.timeout(Duration::from_millis(100), pool.close()).unwrap().await.expect("already closed");
     });
 }
+
+#[test]
+fn shared_and_pipelined_connections_end_when_their_last_caller_is_done() {
+    run(async {
+        let lp = waiter_loop::Loop::current().unwrap();
+        let (pool, app) = pool("lanes", 2);
+        let s1 = pool.get_shared().await.unwrap();
+        let s2 = pool.get_shared().await.unwrap();
+        let p1 = pool.get_pipelined().await.unwrap();
+        assert_eq!(backends(&app).await, 2);
+        let closing = pool.close();
+        // Still usable by those holding them; no new caller joins.
+        s2.execute("SELECT 1", &[]).await.unwrap();
+        assert!(matches!(pool.get_shared().await, Err(Error::PoolClosed)));
+        assert!(matches!(pool.get_pipelined().await, Err(Error::PoolClosed)));
+        drop(s1);
+        assert_eq!(pool.status().size, 2, "s2 still holds the shared connection");
+        drop(s2);
+        assert_eq!(backends_become(&app, 1).await, 1);
+        drop(p1);
+        lp.timeout(Duration::from_secs(5), closing).unwrap().await.expect("the close resolves");
+        let s = pool.status();
+        assert_eq!((s.size, s.in_use, s.idle, s.shared, s.pipelined), (0, 0, 0, 0, 0), "{s:?}");
+        assert_eq!(backends_become(&app, 0).await, 0);
+    });
+}
