@@ -169,8 +169,10 @@ fn counts(page: &serve_common::Response) -> Vec<u64> {
     line.split_whitespace().map(|n| n.parse().unwrap()).collect()
 }
 
-#[test]
-fn stub_status_counts_every_worker_as_nginx_does() {
+/// Two workers with the status page at `/status`, after twenty requests,
+/// each on its own connection: the kernel spreads them over both workers
+/// (all on one has a chance of 2 in a million).
+fn two_workers_after_twenty_requests() -> TwoWorkers {
     use serve_common::{temp_dir, write_files};
 
     let root = temp_dir();
@@ -178,11 +180,15 @@ fn stub_status_counts_every_worker_as_nginx_does() {
     let mut config = waiter_http::Config::new(&root).unwrap();
     config.status.path = Some("/status".into());
     let server = TwoWorkers::start(config);
-    // Twenty connections: the kernel spreads them over both workers (all on
-    // one has a chance of 2 in a million).
     for n in 0..20 {
         assert_eq!(server.get("/a.txt").status, 200, "request {n}");
     }
+    server
+}
+
+#[test]
+fn stub_status_counts_every_worker_as_nginx_does() {
+    let server = two_workers_after_twenty_requests();
     let mut last = 20;
     for n in 0..6 {
         let page = server.get("/status");
@@ -202,16 +208,7 @@ fn stub_status_counts_every_worker_as_nginx_does() {
 
 #[test]
 fn prometheus_metrics_have_every_worker_once() {
-    use serve_common::{temp_dir, write_files};
-
-    let root = temp_dir();
-    write_files(&root, &[("a.txt", b"A")]);
-    let mut config = waiter_http::Config::new(&root).unwrap();
-    config.status.path = Some("/status".into());
-    let server = TwoWorkers::start(config);
-    for n in 0..20 {
-        assert_eq!(server.get("/a.txt").status, 200, "request {n}");
-    }
+    let server = two_workers_after_twenty_requests();
     let page = server.get("/status/metrics");
     let text = String::from_utf8(page.body).unwrap();
     let mut series = std::collections::HashSet::new();
