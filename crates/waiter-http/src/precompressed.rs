@@ -5,8 +5,15 @@
 //! The choice is sans-I/O ([`parse_accept_encoding`], [`choose`]); the swap
 //! (`negotiate`) asks the open-file cache for the sibling, so a hot `.br`
 //! costs no system call either. The sibling keeps the original's
-//! `Content-Type`, but has its own length, `ETag` and `Last-Modified`, and a
-//! `Range` counts its (compressed) bytes, as nginx does.
+//! `Content-Type`, but has its own length, `ETag` and `Last-Modified`.
+//!
+//! A GET with `Range` is answered from the file itself, unless its `If-Range`
+//! names the sibling's own tag: a client resuming a download counts the bytes
+//! it already has in the decoded file (`curl -C - --compressed` sends the
+//! decoded length with `Accept-Encoding: gzip`), so a range of the compressed
+//! bytes would splice two representations, and a 416 against the shorter
+//! `.gz` makes curl report the truncated file as complete. nginx's
+//! `gzip_static` ignores the `Range` instead (200, curl: cannot resume).
 //!
 //! Off by default (`--precompressed`), like `gzip_static` in nginx: a stale
 //! `.gz` left next to an edited file would otherwise be served silently.
@@ -14,7 +21,7 @@
 use std::rc::Rc;
 
 use crate::file::FileInfo;
-use crate::request::Head;
+use crate::request::{Head, Method};
 use crate::response::Encoding;
 use crate::server::Worker;
 
@@ -159,11 +166,19 @@ fn trim(bytes: &[u8]) -> &[u8] {
 
 /// The representation to send for `info`: its precompressed sibling when
 /// `Accept-Encoding` allows one and it is still there, else `info` itself.
+/// A GET with `Range` gets `info` unless its `If-Range` is the sibling's tag
+/// (see the module notes).
 pub(crate) async fn negotiate(worker: &Worker, head: &Head<'_>, info: Rc<FileInfo>) -> Rc<FileInfo> {
     let Some(encoding) = choose(head.fields.accept_encoding.as_deref(), info.siblings) else {
         return info;
     };
+    let ranged = head.method == Method::Get && head.fields.range.is_some();
+    let if_range = head.fields.if_range.as_deref().map(<[u8]>::trim_ascii);
+    if ranged && !if_range.is_some_and(|tag| tag.starts_with(b"\"")) {
+        return info;
+    }
     match worker.cache.lookup_encoded(&worker.lp, &worker.policy, &info, encoding).await {
+        Ok(Some(encoded)) if ranged && if_range != Some(encoded.etag.as_str().as_bytes()) => info,
         Ok(Some(encoded)) => encoded,
         // Gone since the original was looked up: the identity is always right.
         Ok(None) => info,

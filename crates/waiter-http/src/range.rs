@@ -1,10 +1,17 @@
 //! `Range` and `If-Range` (RFC 9110 §14): which bytes of a file to send.
 //!
 //! Choices where the RFC leaves them open, with nginx's for comparison:
-//! - A `Range` that does not parse, or names a unit other than `bytes`, is
-//!   ignored (200 with the whole file), as the RFC asks. A spec whose last byte
-//!   is before its first (`bytes=5-2`) is such a syntax error: ignored here;
-//!   nginx answers 416.
+//! - A `Range` that does not parse (`bytes=abc`), or names a unit other than
+//!   `bytes`, is ignored (200 with the whole file), as the RFC asks of an
+//!   unknown unit and allows of the rest (§14.2); nginx answers 416 to the
+//!   former. A well-formed spec whose last byte is before its first
+//!   (`bytes=5-2`) is what RFC 9110 §14.1.1 calls an invalid range-spec,
+//!   which a server "MAY ignore or reject" (§14.2): the header is rejected
+//!   with 416 (§15.5.17, "rejected due to invalid ranges"), as nginx 1.22
+//!   and Go's `http.ServeContent` answer `bytes=5-2`, so a client with that
+//!   bug learns of it instead of getting the whole file. With valid specs
+//!   beside it (`bytes=5-2,0-1`) it is still 416 (Go too); nginx drops
+//!   the invalid one and serves the rest (206).
 //! - More than [`DEFAULT_MAX_RANGES`] specs: the header is ignored (200), as
 //!   nginx's `max_ranges` does; counting stops there, so the work is bounded.
 //! - Overlapping or adjacent satisfiable ranges are coalesced (RFC 9110
@@ -53,6 +60,9 @@ pub enum RangeSpec {
     From(u64),
     /// `-n`: the last `n` bytes.
     Suffix(u64),
+    /// `first-last` with `last < first`: an invalid range-spec (RFC 9110
+    /// §14.1.1), which makes the whole header unsatisfiable.
+    Reversed(u64, u64),
 }
 
 /// What to send for a `Range` request.
@@ -90,7 +100,7 @@ pub fn parse(value: &[u8], max_ranges: usize) -> Option<Vec<RangeSpec>> {
             (false, true) => RangeSpec::From(number(first)?),
             (false, false) => match (number(first)?, number(last)?) {
                 (first, last) if last >= first => RangeSpec::FromTo(first, last),
-                _ => return None,
+                (first, last) => RangeSpec::Reversed(first, last),
             },
             (true, true) => return None,
         });
@@ -108,10 +118,14 @@ fn number(digits: &[u8]) -> Option<u64> {
 
 /// Applies specs to a representation of `len` bytes: drops unsatisfiable ones,
 /// coalesces overlapping or adjacent ones, and keeps the specs' order (a
-/// coalesced range stands where its first member stood).
+/// coalesced range stands where its first member stood). An invalid spec
+/// ([`RangeSpec::Reversed`]) makes the whole set unsatisfiable.
 pub fn resolve(specs: &[RangeSpec], len: u64) -> RangeDecision {
     if len == 0 {
         return RangeDecision::Full;
+    }
+    if specs.iter().any(|spec| matches!(spec, RangeSpec::Reversed(..))) {
+        return RangeDecision::Unsatisfiable;
     }
     // Each range with the position of the spec it came from.
     let mut ranges: Vec<(ByteRange, usize)> = specs
@@ -123,6 +137,7 @@ pub fn resolve(specs: &[RangeSpec], len: u64) -> RangeDecision {
                 RangeSpec::From(first) => (first, len - 1),
                 RangeSpec::Suffix(0) => return None,
                 RangeSpec::Suffix(n) => (len - n.min(len), len - 1),
+                RangeSpec::Reversed(..) => return None, // refused above
             };
             (first < len).then_some((ByteRange { first, last }, at))
         })
@@ -194,7 +209,12 @@ mod tests {
         assert_eq!(p("bytes=-500"), Some(vec![Suffix(500)]), "suffix");
         assert_eq!(p("bytes= 0-0 ,, -1 "), Some(vec![FromTo(0, 0), Suffix(1)]), "OWS and empty elements");
         assert_eq!(p("bytes=0-99999999999999999999999"), Some(vec![FromTo(0, u64::MAX)]), "saturates");
-        for bad in ["bytes=", "bytes=,", "bytes=-", "bytes=5-2", "bytes=a-b", "bytes=1-2-3", "bytes=+1-2"] {
+        assert_eq!(
+            p("bytes=0-1,5-2"),
+            Some(vec![FromTo(0, 1), Reversed(5, 2)]),
+            "reversed: invalid, not junk"
+        );
+        for bad in ["bytes=", "bytes=,", "bytes=-", "bytes=5-2-1", "bytes=a-b", "bytes=1-2-3", "bytes=+1-2"] {
             assert_eq!(p(bad), None, "invalid {bad:?}");
         }
         for bad in ["bytes 0-1", "bytes =0-1", "items=0-1", "=0-1", ""] {

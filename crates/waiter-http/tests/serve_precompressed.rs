@@ -1,7 +1,7 @@
 //! `waiter serve --precompressed`: `file.br` / `file.gz` siblings chosen by
 //! `Accept-Encoding` (nginx's `gzip_static`), with `Vary`, their own length
-//! and `ETag`, Range over the compressed bytes, and HEAD (raw HTTP/1.1
-//! against a server on 127.0.0.1).
+//! and `ETag`, Range over the file itself unless `If-Range` names the
+//! sibling, and HEAD (raw HTTP/1.1 against a server on 127.0.0.1).
 
 mod serve_common;
 
@@ -89,16 +89,48 @@ fn off_by_default() {
     assert_eq!(server.get("/app.js.gz", "").body, GZ, "a sibling asked for by name is a plain file");
 }
 
+/// A resumed download (`curl -C - --compressed`) asks for the bytes after
+/// those of the decoded file it has, with `Accept-Encoding: gzip`: the range
+/// is of the file itself. Before, it was of the `.gz` (curl: "incorrect
+/// header check"), or a 416 past the `.gz`'s end, which curl takes for
+/// "already complete" and keeps the truncated file.
 #[test]
-fn range_applies_to_compressed_bytes() {
+fn range_counts_the_file_itself_unless_if_range_names_the_sibling() {
     let server = server(true);
-    let r = server.get("/app.js", "Accept-Encoding: br\r\nRange: bytes=2-5\r\n");
+    let r = server.get("/app.js", "Accept-Encoding: br, gzip\r\nRange: bytes=2-5\r\n");
     assert_eq!(r.status, 206, "status");
-    assert_eq!(r.body, &BR[2..=5], "compressed bytes 2-5");
-    assert_eq!(r.header("Content-Range"), Some(format!("bytes 2-5/{}", BR.len()).as_str()), "Content-Range");
+    assert_eq!(r.body, &PLAIN[2..=5], "bytes 2-5 of the file itself");
+    assert_eq!(
+        r.header("Content-Range"),
+        Some(format!("bytes 2-5/{}", PLAIN.len()).as_str()),
+        "Content-Range"
+    );
+    assert_eq!(r.header("Content-Encoding"), None, "no Content-Encoding");
+    assert_eq!(r.header("Vary"), Some("Accept-Encoding"), "Vary");
+    let from = GZ.len() + 1;
+    let r = server.get("/app.js", &format!("Accept-Encoding: gzip\r\nRange: bytes={from}-\r\n"));
+    assert_eq!((r.status, r.body.as_slice()), (206, &PLAIN[from..]), "past the .gz's end: no 416");
+
+    let br_tag = server.get("/app.js", "Accept-Encoding: br\r\n").header("ETag").unwrap().to_owned();
+    let r =
+        server.get("/app.js", &format!("Accept-Encoding: br\r\nRange: bytes=2-5\r\nIf-Range: {br_tag}\r\n"));
+    assert_eq!((r.status, r.body.as_slice()), (206, &BR[2..=5]), "If-Range names the .br: its bytes 2-5");
+    assert_eq!(
+        r.header("Content-Range"),
+        Some(format!("bytes 2-5/{}", BR.len()).as_str()),
+        "its Content-Range"
+    );
     assert_eq!(r.header("Content-Encoding"), Some("br"), "Content-Encoding on 206");
-    let r = server.get("/app.js", "Accept-Encoding: gzip\r\nRange: bytes=-3\r\n");
-    assert_eq!(r.body, &GZ[GZ.len() - 3..], "suffix range of the .gz");
+    let plain_tag = server.get("/app.js", "").header("ETag").unwrap().to_owned();
+    let r = server
+        .get("/app.js", &format!("Accept-Encoding: br\r\nRange: bytes=-3\r\nIf-Range: {plain_tag}\r\n"));
+    assert_eq!((r.status, r.body.as_slice()), (206, &PLAIN[PLAIN.len() - 3..]), "If-Range names the file");
+    let r =
+        server.get("/app.js", &format!("Accept-Encoding: gzip\r\nRange: bytes=-3\r\nIf-Range: {br_tag}\r\n"));
+    assert_eq!((r.status, r.body.as_slice()), (200, PLAIN), "If-Range names another coding: the whole file");
+    let head = server
+        .exchange(b"HEAD /app.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: br\r\nRange: bytes=2-5\r\n\r\n");
+    assert_eq!((head.status, head.header("Content-Encoding")), (200, Some("br")), "HEAD ignores Range");
 }
 
 #[test]
@@ -108,7 +140,11 @@ fn large_sibling_through_sendfile() {
     let r = server.get("/big.svg", "Accept-Encoding: gzip\r\n");
     assert!(r.body == big, "exact 100 KB .gz body");
     assert_eq!(r.header("Content-Type"), Some("image/svg+xml"), "original type");
-    let r = server.get("/big.svg", "Accept-Encoding: gzip\r\nRange: bytes=50000-50009\r\n");
+    let tag = r.header("ETag").unwrap().to_owned();
+    let r = server.get(
+        "/big.svg",
+        &format!("Accept-Encoding: gzip\r\nRange: bytes=50000-50009\r\nIf-Range: {tag}\r\n"),
+    );
     assert_eq!(r.body, &big[50_000..50_010], "range of the large sibling");
 }
 
