@@ -131,6 +131,26 @@ pub(crate) struct Inner {
 /// Cloning is cheap and every clone drives the same loop. A `Loop` is not
 /// `Send`: other threads reach it through [`Loop::handle`].
 ///
+/// # Dropping
+///
+/// The loop is freed, with every task, timer and queued callback on it,
+/// when its last `Loop` is dropped. A `Loop` held *by* the loop counts too:
+/// a task (or a timer's, an immediate's, a watcher's callback) that captured
+/// a clone keeps the loop alive while that task or callback is stored in it,
+/// a reference cycle (`Rc`), so a task that never finishes, holding a clone,
+/// leaks the loop and everything on it once the user's last `Loop` goes.
+/// The loop cannot break that cycle by itself: a clone inside a task and a
+/// clone in the user's hands are the same `Rc` reference, so when a `Loop`
+/// is dropped nothing tells whether the references left are only the
+/// loop's own (then nobody could run it again) or a user's that will call
+/// `run` later (then tearing the loop down would be wrong). libuv leaves
+/// the same decision to its user: `uv_loop_close` fails with `EBUSY` while
+/// handles are open. Two ways out: inside tasks, reach the loop through
+/// [`Loop::current`] (or the crate's free functions, such as
+/// [`sleep`](crate::sleep)) instead of capturing a clone; or call
+/// [`close`](Loop::close) before dropping the last `Loop`, which drops every
+/// task and callback on it, clones included.
+///
 /// # Examples
 ///
 /// ```
@@ -497,6 +517,87 @@ impl Loop {
         self.inner.stopped.set(true);
     }
 
+    /// Drops every task and every timer, immediate and queued callback
+    /// (next-ticks, microtasks, pending, close, thread-pool completions) on
+    /// this loop, and with them the `Loop` clones they hold: what breaks the
+    /// reference cycle of a task that never finishes (see "Dropping" above).
+    /// The loop stays usable, empty; [`Timer`]s and [`Immediate`]s of it go
+    /// stale, and awaiting a [`JoinHandle`](crate::JoinHandle) of a dropped
+    /// task panics, as when its task panicked. Results of thread-pool jobs
+    /// still running are dropped when they arrive. Watchers and signal
+    /// handlers are left as they are: drop their handles to close them.
+    ///
+    /// Unlike libuv's `uv_loop_close`, which refuses with `EBUSY` while a
+    /// handle is open, this closes what is pending rather than failing: a
+    /// Rust owner expects dropping to free.
+    ///
+    /// # Errors
+    ///
+    /// From inside a callback of this loop, while it runs (as [`run`](Loop::run)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = waiter_loop::Loop::new().unwrap();
+    /// let held = lp.clone();
+    /// // Never finishes, and holds the loop: a cycle until `close`.
+    /// lp.spawn_detached(async move { std::future::pending::<()>().await; drop(held) });
+    /// lp.run().unwrap();
+    /// lp.close().unwrap();
+    /// assert_eq!(lp.task_count(), 0);
+    /// ```
+    pub fn close(&self) -> io::Result<()> {
+        if self.inner.running.get() {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "the loop is running: close() cannot be called from one of its callbacks",
+            ));
+        }
+        // What is dropped may queue more (a task's drop wakes the task
+        // awaiting it); each round drops what the last one left.
+        for _ in 0..CLOSE_ROUNDS {
+            let i = &self.inner;
+            let tasks: Vec<Task> = {
+                let mut tasks = i.tasks.borrow_mut();
+                let keys: Vec<usize> = tasks.iter().map(|(key, _)| key).collect();
+                keys.into_iter().filter_map(|key| tasks.remove(key)).collect()
+            };
+            let timers = i.timers.borrow_mut().take_all();
+            for removed in &timers {
+                self.inner.adjust_refs(removed.referenced, false);
+            }
+            let work: Vec<WorkDone> = {
+                let mut work = i.work.borrow_mut();
+                let keys: Vec<usize> = work.iter().map(|(key, _)| key).collect();
+                keys.into_iter().filter_map(|key| work.remove(key)).collect()
+            };
+            let immediates = {
+                let mut q = i.immediates.borrow_mut();
+                q.cleared.clear();
+                q.unrefed.clear();
+                std::mem::take(&mut q.queue)
+            };
+            let ticks = std::mem::take(&mut *i.next_ticks.borrow_mut());
+            let microtasks = std::mem::take(&mut *i.microtasks.borrow_mut());
+            let pending = std::mem::take(&mut *i.pending.borrow_mut());
+            let closing = std::mem::take(&mut *i.closing.borrow_mut());
+            let empty = tasks.is_empty()
+                && timers.is_empty()
+                && work.is_empty()
+                && immediates.is_empty()
+                && ticks.is_empty()
+                && microtasks.is_empty()
+                && pending.is_empty()
+                && closing.is_empty();
+            // Dropped outside every borrow: what they captured may touch the loop.
+            drop((tasks, timers, work, immediates, ticks, microtasks, pending, closing));
+            if empty {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Active, referenced handles: the count that keeps `run` going.
     pub fn active_handles(&self) -> usize {
         self.inner.refs.get()
@@ -515,6 +616,9 @@ impl Loop {
             || i.remote.has_pending()
     }
 }
+
+/// How many rounds [`Loop::close`] drops what the previous round's drops queued.
+const CLOSE_ROUNDS: usize = 16;
 
 /// A queued immediate (Node's `Immediate`); [`clear`](Immediate::clear) cancels it.
 ///

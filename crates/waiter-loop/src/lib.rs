@@ -55,7 +55,7 @@ pub use task::{yield_now, yield_to_loop, JoinHandle};
 pub use time::{Elapsed, Sleep, Timeout};
 pub use timer::Timer;
 pub use watch::Watch;
-pub use work::{threadpool_size, WorkError};
+pub use work::{threadpool_size, Work, WorkError, WorkHandle};
 
 use std::future::Future;
 use std::io;
@@ -109,7 +109,7 @@ pub fn timeout<F: Future>(delay: Duration, future: F) -> io::Result<Timeout<F>> 
 /// # Panics
 ///
 /// Outside [`Loop::run`] or [`Loop::block_on`].
-pub fn spawn_blocking<T, W>(work: W) -> io::Result<JoinHandle<Result<T, WorkError>>>
+pub fn spawn_blocking<T, W>(work: W) -> io::Result<WorkHandle<T>>
 where
     T: Send + 'static,
     W: FnOnce() -> T + Send + 'static,

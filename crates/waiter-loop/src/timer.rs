@@ -201,6 +201,13 @@ impl TimerHeap {
         self.slots.remove(key).map(|s| Removed { referenced: s.referenced && !s.fired, callback: s.callback })
     }
 
+    /// Removes every timer, live, dormant or fired ([`Loop::close`]).
+    pub(crate) fn take_all(&mut self) -> Vec<Removed> {
+        let keys: Vec<usize> = self.slots.iter().map(|(key, _)| key).collect();
+        self.heap.clear();
+        keys.into_iter().filter_map(|key| self.release(key)).collect()
+    }
+
     /// Sets a timer's ref flag; returns the old one for a live timer, whose
     /// flag counts, or `None` (a dormant timer's flag is kept for its refresh).
     pub(crate) fn set_ref(&mut self, key: usize, referenced: bool) -> Option<bool> {

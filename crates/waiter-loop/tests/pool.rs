@@ -296,3 +296,103 @@ fn pool_work_for_a_dropped_loop_is_discarded() {
     assert_eq!(lp.block_on(lp.spawn_blocking(|| 1).unwrap()), Ok(1));
     assert_closed(&lp);
 }
+
+/// Holds every pool thread in a job until opened, so that jobs queued
+/// meanwhile wait in the pool's queue.
+struct Gate(Arc<(Mutex<bool>, std::sync::Condvar)>);
+
+impl Gate {
+    fn fill_pool(lp: &Loop) -> Gate {
+        let gate = Gate(Arc::default());
+        for _ in 0..waiter_loop::threadpool_size() {
+            let g = gate.0.clone();
+            lp.queue_work(
+                move || {
+                    let (open, cv) = &*g;
+                    let mut open = open.lock().unwrap();
+                    while !*open {
+                        open = cv.wait(open).unwrap();
+                    }
+                },
+                |_, r| r.unwrap(),
+            )
+            .unwrap();
+        }
+        gate
+    }
+
+    fn open(&self) {
+        *self.0 .0.lock().unwrap() = true;
+        self.0 .1.notify_all();
+    }
+}
+
+/// libuv's `uv_cancel`: a job no thread has taken leaves the queue unrun
+/// and its completion hears `UV_ECANCELED`, from the loop, not from inside
+/// `cancel`. Before the fix there was no way to cancel a queued job.
+#[test]
+fn pool_a_queued_job_can_be_cancelled_before_it_starts() {
+    let _pool = default_pool();
+    let lp = Loop::new().unwrap();
+    let _guard = guard(&lp);
+    let gate = Gate::fill_pool(&lp);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let heard: Rc<RefCell<Vec<Result<(), WorkError>>>> = Rc::default();
+    let (r, h) = (ran.clone(), heard.clone());
+    let work = lp
+        .queue_work(
+            move || {
+                r.fetch_add(1, Ordering::SeqCst);
+            },
+            move |_, result| h.borrow_mut().push(result),
+        )
+        .unwrap();
+    let (r, h) = (ran.clone(), heard.clone());
+    let kept = lp
+        .queue_work(
+            move || {
+                r.fetch_add(1, Ordering::SeqCst);
+            },
+            move |_, result| h.borrow_mut().push(result),
+        )
+        .unwrap();
+    assert!(work.cancel(), "queued behind the busy threads: cancelled");
+    assert!(heard.borrow().is_empty(), "the completion runs from the loop, not inside cancel");
+    assert!(!work.cancel(), "cancelled once");
+    assert!(lp.is_alive(), "the cancelled completion is still to be delivered");
+    let blocked = lp.spawn_blocking(|| unreachable!("cancelled: never runs")).unwrap();
+    assert!(blocked.cancel());
+    let result = lp.block_on(blocked);
+    assert_eq!(result, Err::<(), _>(WorkError::Cancelled));
+    assert_eq!(*heard.borrow(), [Err(WorkError::Cancelled)]);
+    gate.open();
+    lp.run().unwrap();
+    assert_eq!(*heard.borrow(), [Err(WorkError::Cancelled), Ok(())]);
+    assert_eq!(ran.load(Ordering::SeqCst), 1, "only the job not cancelled ran");
+    assert!(!kept.cancel(), "a job that ran cannot be cancelled");
+    assert_closed(&lp);
+}
+
+/// A job a thread has taken runs to its end: `cancel` refuses (libuv's
+/// `EBUSY`) and the result is delivered as usual.
+#[test]
+fn pool_a_running_job_is_not_cancelled() {
+    let _pool = default_pool();
+    let lp = Loop::new().unwrap();
+    let _guard = guard(&lp);
+    let started = Arc::new(AtomicUsize::new(0));
+    let s = started.clone();
+    let job = lp
+        .spawn_blocking(move || {
+            s.store(1, Ordering::SeqCst);
+            thread::sleep(Duration::from_millis(50));
+            7
+        })
+        .unwrap();
+    assert!(common::wait_until(Duration::from_secs(10), || started.load(Ordering::SeqCst) == 1));
+    assert!(!job.cancel());
+    assert_eq!(lp.block_on(job), Ok(7));
+    let err: std::io::Error = WorkError::Cancelled.into();
+    assert!(err.to_string().contains("cancelled"), "{err}");
+    assert_closed(&lp);
+}
