@@ -22,7 +22,8 @@
 # AB_OTHER_MAX, default 10, % of CPU 1 busy with other work are left out and counted).
 # AB_PERF=1 adds, per request, counts from `perf stat` of the server (srv_*) and of wrk
 # (wrk_*): epoll waits, reads, writes, epoll_ctl and context switches (srv_waits_per_req
-# below 1 means several requests per epoll_wait), and from `nstat` (the whole host's TCP, so
+# below 1 means several requests per epoll_wait; writes = write/writev/sendmsg/sendfile, sockopt =
+# setsockopt), and from `nstat` (the whole host's TCP, so
 # only meaningful with nothing else on the network): segments sent, segments that had to wait
 # in a socket's backlog because its owner held the lock, and delayed/pure ACKs.
 # Hold the bench lock: flock /tmp/waiter-bench.lock bench/serve/abx.sh ...
@@ -69,13 +70,16 @@ csw() { local t=0 p f v; for p in $(tree $1); do for f in /proc/$p/task/*/status
 busy1() { awk '$1 == "cpu1" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 busy0() { awk '$1 == "cpu0" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 PERF=${AB_PERF:-0}
-EVS=syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait2,syscalls:sys_enter_read,syscalls:sys_enter_recvfrom,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_sendfile64,syscalls:sys_enter_epoll_ctl,context-switches
-# "name=count name=count ..." per request from a perf stat -x, file: waits reads writes ctl cs.
+EVS=syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait2,syscalls:sys_enter_read,syscalls:sys_enter_recvfrom,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendfile64,syscalls:sys_enter_setsockopt,syscalls:sys_enter_epoll_ctl,context-switches
+# "name=count name=count ..." per request from a perf stat -x, file: waits reads writes
+# (write, writev, sendmsg, sendfile) setsockopt ctl cs.
 perfcols() {
     awk -F, -v n="$2" -v pre="$3" '
         $3 ~ /epoll_wait|epoll_pwait2/ {w += $1} $3 ~ /enter_read$|recvfrom/ {r += $1}
-        $3 ~ /enter_write$|writev|sendfile/ {x += $1} $3 ~ /epoll_ctl/ {c += $1} $3 ~ /context-switches/ {s += $1}
-        END {printf "%swaits=%.3f %sreads=%.3f %swrites=%.3f %sctl=%.3f %scs=%.4f", pre, w/n, pre, r/n, pre, x/n, pre, c/n, pre, s/n}' "$1"
+        $3 ~ /enter_write$|writev|sendmsg|sendfile/ {x += $1} $3 ~ /setsockopt/ {o += $1}
+        $3 ~ /epoll_ctl/ {c += $1} $3 ~ /context-switches/ {s += $1}
+        END {printf "%swaits=%.3f %sreads=%.3f %swrites=%.3f %ssockopt=%.3f %sctl=%.3f %scs=%.4f",
+             pre, w/n, pre, r/n, pre, x/n, pre, o/n, pre, c/n, pre, s/n}' "$1"
 }
 OUT=${AB_RAW:-$(mktemp /tmp/serve-abx-raw.XXXXXX)}; echo "raw: $OUT" >&2
 n=${#CONFS[@]}

@@ -1,5 +1,6 @@
 //! Byte-stream plumbing shared by TCP and Unix streams: connect, read, write,
-//! `writev`, `sendfile`, and the `read_start` callback loop.
+//! `writev`, `sendfile`, and the `read_start` callback loop (plus the
+//! `MSG_MORE` write only [`TcpStream`](super::TcpStream) exposes).
 //!
 //! The logic lives once, on `SocketIo`; [`stream_methods!`] gives
 //! [`TcpStream`](super::TcpStream) and [`UnixStream`](super::UnixStream)
@@ -115,6 +116,15 @@ impl SocketIo {
     pub(crate) async fn writev(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let bufs = &bufs[..bufs.len().min(MAX_IOV)];
         self.once(Interest::WRITABLE, |fd| sys::writev(fd, bufs)).await.map_err(|e| self.context("writev", e))
+    }
+
+    /// One `sendmsg` with `MSG_MORE`: some of `bufs`, gathered, with the
+    /// last partial segment held for the bytes the next write adds.
+    pub(crate) async fn writev_more(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let bufs = &bufs[..bufs.len().min(MAX_IOV)];
+        self.once(Interest::WRITABLE, |fd| sys::sendmsg(fd, bufs, libc::MSG_MORE))
+            .await
+            .map_err(|e| self.context("sendmsg", e))
     }
 
     /// Writes all of `bufs`, resuming partial `writev`s where they stopped.

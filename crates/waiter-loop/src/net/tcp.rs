@@ -1,5 +1,6 @@
 //! TCP on the loop: listeners that accept without spinning at the descriptor
-//! limit, and streams with `writev`, `sendfile`, `TCP_NODELAY` and `TCP_CORK`.
+//! limit, and streams with `writev`, `sendmsg` with `MSG_MORE`, `sendfile`,
+//! `TCP_NODELAY` and `TCP_CORK`.
 
 use std::io;
 use std::net::SocketAddr;
@@ -267,6 +268,29 @@ impl TcpStream {
     /// The kernel's `setsockopt` error.
     pub fn set_cork(&self, on: bool) -> io::Result<()> {
         sys::set_opt(self.io.fd(), SockOpt::Cork, on)
+    }
+
+    /// Writes some of `bufs` with one `sendmsg(2)` flagged `MSG_MORE` (at
+    /// most 1,024 slices) and returns how much was written: like
+    /// [`writev`](Self::writev), but a last partial segment is held, as
+    /// under [`set_cork`](Self::set_cork), for the bytes the next write or
+    /// [`sendfile`](Self::sendfile) adds, so a response head shares its
+    /// first segment with the body, at no extra system call. The hold ends
+    /// with the next write sent without the flag (a `sendfile` pushes its
+    /// last bytes), or, if none comes, when the kernel's probe timer fires.
+    ///
+    /// Measured against the `set_cork` pair for a 100 KiB response (head,
+    /// then `sendfile`), the two `setsockopt`s go but segments per response
+    /// rise from 4.1 to 4.6: each `sendfile` that stops early for want of
+    /// room pushes its partial last segment, which a cork would hold. So
+    /// `waiter serve` keeps the cork; this suits a head followed by one
+    /// write that completes.
+    ///
+    /// # Errors
+    ///
+    /// As [`write`](Self::write).
+    pub async fn writev_more(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.io.writev_more(bufs).await
     }
 
     /// Sets `TCP_NOTSENT_LOWAT`: the socket reports writable, and a write

@@ -202,6 +202,22 @@ pub(crate) fn writev(fd: BorrowedFd<'_>, bufs: &[io::IoSlice<'_>]) -> io::Result
     .map(|n| n as usize)
 }
 
+/// `sendmsg(2)` of `bufs` with `flags` and `MSG_NOSIGNAL`: a `writev` that
+/// takes per-call flags, such as `MSG_MORE` (hold a partial segment for the
+/// bytes the next call adds); `EINTR` retried.
+pub(crate) fn sendmsg(fd: BorrowedFd<'_>, bufs: &[io::IoSlice<'_>], flags: libc::c_int) -> io::Result<usize> {
+    // SAFETY: msghdr is plain data (pointers and integers); all-zero is "no address, no control data".
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // IoSlice is guaranteed ABI-compatible with iovec on Unix; sendmsg only reads through the pointer.
+    msg.msg_iov = bufs.as_ptr().cast_mut().cast();
+    msg.msg_iovlen = bufs.len().min(libc::c_int::MAX as usize) as _;
+    cvt_retry(|| {
+        // SAFETY: `msg` points at `msg_iovlen` live IoSlices (repr(transparent) over iovec) and nothing else.
+        unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, flags | libc::MSG_NOSIGNAL) }
+    })
+    .map(|n| n as usize)
+}
+
 /// `sendfile(2)`: copies up to `count` bytes of `file` starting at `*offset`
 /// into `out` inside the kernel, advancing `*offset`.
 pub(crate) fn sendfile(
