@@ -6,8 +6,7 @@
 
 use std::fs::File;
 use std::future::Future;
-use std::io::{self, IoSlice, Write};
-use std::path::PathBuf;
+use std::io::{self, IoSlice};
 use std::time::{Duration, Instant};
 
 use waiter_loop::net::TcpStream;
@@ -15,6 +14,7 @@ use waiter_loop::Loop;
 
 mod common;
 use common::tcp_pair as pair;
+use common::TempFile;
 
 /// What a held tail would cost: Nagle waits for a delayed ACK (40 ms),
 /// `MSG_MORE` or `TCP_CORK` for the probe timer (200 ms). The best of a few
@@ -26,23 +26,6 @@ const TRIES: usize = 3;
 
 fn run<F: Future>(lp: &Loop, f: F) -> F::Output {
     common::run_within(lp, Duration::from_secs(20), f)
-}
-
-/// A temporary file removed on drop.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(name: &str, contents: &[u8]) -> TempFile {
-        let path = std::env::temp_dir().join(format!("waiter-more-{name}-{}", std::process::id()));
-        File::create(&path).unwrap().write_all(contents).unwrap();
-        TempFile(path)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 fn contents(len: usize) -> Vec<u8> {
@@ -94,7 +77,7 @@ fn writev_more_is_held_until_the_kernel_gives_up() {
 fn writev_more_then_sendfile_arrives_whole_and_at_once() {
     let lp = Loop::new().unwrap();
     let body = contents(100 * 1024 + 3);
-    let tmp = TempFile::new("odd", &body);
+    let tmp = TempFile::new("more-odd", &body);
     let file = File::open(&tmp.0).unwrap();
     let head = b"HTTP/1.1 200 OK\r\nContent-Length: n\r\n\r\n";
     // Below one segment, one segment's payload and one byte past it, past
@@ -127,7 +110,7 @@ fn a_slow_reader_gets_the_tail_promptly() {
     // Several times a loopback socket's buffer, so sendfile has to wait for room.
     let len = 8 * 1024 * 1024 + 7;
     let body = contents(len);
-    let tmp = TempFile::new("slow", &body);
+    let tmp = TempFile::new("more-slow", &body);
     let file = File::open(&tmp.0).unwrap();
     let head = b"HTTP/1.1 200 OK\r\n\r\n";
     let mut best = Duration::MAX;

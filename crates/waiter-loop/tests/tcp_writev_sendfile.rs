@@ -4,9 +4,8 @@
 
 use std::fs::File;
 use std::future::Future;
-use std::io::{self, IoSlice, Write};
+use std::io::{self, IoSlice};
 use std::net::Shutdown;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use waiter_loop::net::TcpStream;
@@ -14,29 +13,13 @@ use waiter_loop::Loop;
 
 mod common;
 use common::tcp_pair as pair;
+use common::TempFile;
 
 /// Several times a loopback socket's buffer, so sending waits for the reader.
 const FILE_LEN: usize = 8 * 1024 * 1024;
 
 fn run<F: Future>(lp: &Loop, f: F) -> F::Output {
     common::run_within(lp, Duration::from_secs(20), f)
-}
-
-/// A temporary file removed on drop.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(name: &str, contents: &[u8]) -> TempFile {
-        let path = std::env::temp_dir().join(format!("waiter-{name}-{}", std::process::id()));
-        File::create(&path).unwrap().write_all(contents).unwrap();
-        TempFile(path)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 fn contents() -> Vec<u8> {

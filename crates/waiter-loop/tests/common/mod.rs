@@ -107,3 +107,22 @@ impl Gate {
         self.most.load(Ordering::SeqCst)
     }
 }
+
+/// A temporary file removed on drop, named `waiter-NAME-PID` in the temp directory.
+pub struct TempFile(pub std::path::PathBuf);
+
+impl TempFile {
+    /// Creates the file with `contents`.
+    pub fn new(name: &str, contents: &[u8]) -> TempFile {
+        use std::io::Write;
+        let path = std::env::temp_dir().join(format!("waiter-{name}-{}", std::process::id()));
+        std::fs::File::create(&path).unwrap().write_all(contents).unwrap();
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
