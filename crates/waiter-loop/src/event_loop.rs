@@ -557,20 +557,12 @@ impl Loop {
         // awaiting it); each round drops what the last one left.
         for _ in 0..CLOSE_ROUNDS {
             let i = &self.inner;
-            let tasks: Vec<Task> = {
-                let mut tasks = i.tasks.borrow_mut();
-                let keys: Vec<usize> = tasks.iter().map(|(key, _)| key).collect();
-                keys.into_iter().filter_map(|key| tasks.remove(key)).collect()
-            };
+            let tasks = i.tasks.borrow_mut().take_all();
             let timers = i.timers.borrow_mut().take_all();
             for removed in &timers {
                 self.inner.adjust_refs(removed.referenced, false);
             }
-            let work: Vec<WorkDone> = {
-                let mut work = i.work.borrow_mut();
-                let keys: Vec<usize> = work.iter().map(|(key, _)| key).collect();
-                keys.into_iter().filter_map(|key| work.remove(key)).collect()
-            };
+            let work = i.work.borrow_mut().take_all();
             let immediates = {
                 let mut q = i.immediates.borrow_mut();
                 q.cleared.clear();

@@ -104,6 +104,13 @@ impl<T> Slab<T> {
         Some(value)
     }
 
+    /// Removes and returns every entry; all their keys go stale
+    /// ([`Loop::close`](crate::Loop::close)).
+    pub(crate) fn take_all(&mut self) -> Vec<T> {
+        let keys: Vec<usize> = self.iter().map(|(key, _)| key).collect();
+        keys.into_iter().filter_map(|key| self.remove(key)).collect()
+    }
+
     /// Iterates over live entries with their keys.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, &T)> {
         self.entries.iter().enumerate().filter_map(|(i, e)| match e {

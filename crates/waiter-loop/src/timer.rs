@@ -117,6 +117,12 @@ pub(crate) struct Removed {
     pub(crate) callback: Option<TimerCallback>,
 }
 
+impl From<TimerSlot> for Removed {
+    fn from(s: TimerSlot) -> Removed {
+        Removed { referenced: s.referenced && !s.fired, callback: s.callback }
+    }
+}
+
 /// The loop's timers.
 pub(crate) struct TimerHeap {
     slots: Slab<TimerSlot>,
@@ -198,14 +204,13 @@ impl TimerHeap {
 
     /// Removes a timer, fired or not (a `Sleep` being dropped).
     pub(crate) fn release(&mut self, key: usize) -> Option<Removed> {
-        self.slots.remove(key).map(|s| Removed { referenced: s.referenced && !s.fired, callback: s.callback })
+        self.slots.remove(key).map(Removed::from)
     }
 
     /// Removes every timer, live, dormant or fired ([`Loop::close`]).
     pub(crate) fn take_all(&mut self) -> Vec<Removed> {
-        let keys: Vec<usize> = self.slots.iter().map(|(key, _)| key).collect();
         self.heap.clear();
-        keys.into_iter().filter_map(|key| self.release(key)).collect()
+        self.slots.take_all().into_iter().map(Removed::from).collect()
     }
 
     /// Sets a timer's ref flag; returns the old one for a live timer, whose

@@ -338,24 +338,19 @@ fn pool_a_queued_job_can_be_cancelled_before_it_starts() {
     let gate = Gate::fill_pool(&lp);
     let ran = Arc::new(AtomicUsize::new(0));
     let heard: Rc<RefCell<Vec<Result<(), WorkError>>>> = Rc::default();
-    let (r, h) = (ran.clone(), heard.clone());
-    let work = lp
-        .queue_work(
+    // A job that counts its runs, whose completion records what it heard.
+    let queue_counted = || {
+        let (r, h) = (ran.clone(), heard.clone());
+        lp.queue_work(
             move || {
                 r.fetch_add(1, Ordering::SeqCst);
             },
             move |_, result| h.borrow_mut().push(result),
         )
-        .unwrap();
-    let (r, h) = (ran.clone(), heard.clone());
-    let kept = lp
-        .queue_work(
-            move || {
-                r.fetch_add(1, Ordering::SeqCst);
-            },
-            move |_, result| h.borrow_mut().push(result),
-        )
-        .unwrap();
+        .unwrap()
+    };
+    let work = queue_counted();
+    let kept = queue_counted();
     assert!(work.cancel(), "queued behind the busy threads: cancelled");
     assert!(heard.borrow().is_empty(), "the completion runs from the loop, not inside cancel");
     assert!(!work.cancel(), "cancelled once");
